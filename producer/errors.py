@@ -1,0 +1,28 @@
+"""The one exception tree of the library.
+
+Every error a user can cause or meet derives from :class:`ProducerError`; the CLI
+catches only that base class and prints its message on one line.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ProducerError",
+    "SinkError",
+]
+
+
+class ProducerError(Exception):
+    """Base class of every error raised by netflix-producer."""
+
+
+class ConfigError(ProducerError):
+    """A setting, flag, environment variable or scenario value is invalid.
+
+    The message names the setting and the offending value.
+    """
+
+
+class SinkError(ProducerError):
+    """A sink cannot accept records (unwritable directory, full disk, closed pipe...)."""

@@ -1,0 +1,553 @@
+"""Viewer sessions: a vectorised state machine over a pool of concurrent viewers.
+
+Each *slot* of the pool is one viewer in a sitting: a profile on a device playing a
+title, in a state (browsing, playing, paused, buffering), with a playhead and the
+time its next event is due. The run's :class:`~producer.rate.Schedule` fixes the
+timestamp of every event; each round the generator gives the next timestamps to
+the slots whose next events are due first, in due order. The playhead advances
+with the time that really passed between a session's events, so positions always
+agree with ``event_ts``; dwell times (pauses, stalls, time to the next seek)
+decide the order. The pool grows and shrinks so that its natural event rate
+matches the target rate, which is how the population scales the number of
+concurrent viewers.
+
+All per-event work is NumPy over a round of events; Python only touches a session
+when it starts (to build its constant JSON fragment).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from producer.geo import local_activity
+from producer.ids import uuid_strings
+from producer.rate import Schedule
+from producer.schema import DEVICE_TYPES, EventType
+from producer.world import World
+
+__all__ = [
+    "BITRATE_LADDER_KBPS",
+    "EventBlock",
+    "SessionGenerator",
+    "SessionParams",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Netflix's fixed H.264 ladder (Tech Blog 2015) plus the 4K top rung (7 GB/h).
+BITRATE_LADDER_KBPS: tuple[int, ...] = (235, 375, 560, 750, 1050, 1750, 2350, 3000, 4300, 5800, 15600)
+_LADDER = np.asarray(BITRATE_LADDER_KBPS, dtype=np.int64)
+
+# Slot states.
+_IDLE, _BROWSING, _PLAYING, _PAUSED, _BUFFERING = 0, 1, 2, 3, 4
+
+_START = EventType.PLAY_START.value
+_PAUSE = EventType.PAUSE.value
+_RESUME = EventType.RESUME.value
+_SEEK = EventType.SEEK.value
+_BSTART = EventType.BUFFER_START.value
+_BEND = EventType.BUFFER_END.value
+_STOP = EventType.PLAY_STOP.value
+
+_HOUR_MS = 3_600_000.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionParams:
+    """Behaviour of a playback session. Defaults: docs/data_model.md lists their sources."""
+
+    #: Pauses per viewing hour, by device (plausible, unsourced: TV 0.8, handhelds 1.5).
+    pause_rate_per_h: dict[str, float] = field(
+        default_factory=lambda: {"tv": 0.8, "console": 0.8, "web": 1.5, "mobile": 1.5, "tablet": 1.5}
+    )
+    pause_median_s: float = 90.0
+    pause_sigma: float = 1.3
+    #: A pause longer than this ends the session (PLAY_STOP instead of RESUME).
+    pause_timeout_s: float = 1800.0
+    seek_rate_per_h: float = 0.6
+    #: Share of seeks that are +/-10 s taps; the rest are scrubs (lognormal, median 120 s).
+    seek_tap_share: float = 0.5
+    seek_scrub_median_s: float = 120.0
+    seek_forward_share: float = 0.65
+    #: Probability that a seek is followed by a short stall (BUFFER_START/END).
+    seek_buffer_prob: float = 0.3
+    #: Two network classes (Conviva-calibrated mixture: rebuffer ratio ~0.35 %).
+    poor_network_share: float = 0.2
+    rebuffer_rate_per_h_good: float = 0.2
+    rebuffer_rate_per_h_poor: float = 6.0
+    stall_mean_s_good: float = 3.0
+    stall_mean_s_poor: float = 10.0
+    #: Probability of watching to the end: episodes 0.6, films 0.45.
+    completion_episode: float = 0.6
+    completion_film: float = 0.45
+    #: Among plays not watched to the end, the share abandoned within minutes.
+    quick_abandon_share: float = 0.35
+    quick_abandon_mean_s: float = 100.0
+    #: Share of plays starting from a resume point rather than 0.
+    resume_share: float = 0.3
+    #: After a finished episode, probability the next one autoplays; cap per sitting.
+    autoplay_prob: float = 0.55
+    max_episodes_per_sitting: int = 8
+    #: Browsing before a sitting's first PLAY_START, and the autoplay countdown.
+    browse_s: tuple[float, float] = (20.0, 90.0)
+    autoplay_gap_s: tuple[float, float] = (5.0, 15.0)
+    #: Start the run with sittings already in progress (steady state from the first
+    #: second). Those sessions' earlier events, PLAY_START included, predate the run.
+    warm_start: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventBlock:
+    """One round of events, in emission order, as columns."""
+
+    first: int
+    event_ts: FloatArray
+    event_type: npt.NDArray[np.int8]
+    position_ms: IntArray
+    bitrate_kbps: IntArray
+    seq: IntArray
+    event_id: list[str]
+    #: Per event, the session's constant JSON fields before ``event_type``:
+    #: ``"session_id":...,"user_id":...,"profile_id":...,"title_id":...,``
+    head: list[str]
+    #: Per event, the constant fields after ``position_ms``:
+    #: ``"device_type":...,"country":...,"app_version":...,``
+    tail: list[str]
+
+    def __len__(self) -> int:
+        return len(self.event_ts)
+
+
+class SessionGenerator:
+    """Generates the events of a run, round by round, deterministically from a seed.
+
+    The output depends only on (world, params, seed, schedule): never on how the
+    consumer slices it, on wall-clock timing, or on the sink.
+    """
+
+    #: A round covers about this much schedule time (bounded below and above).
+    ROUND_S = 0.1
+    MAX_ROUND = 16_384
+
+    def __init__(
+        self,
+        world: World,
+        schedule: Schedule,
+        *,
+        seed: int,
+        params: SessionParams | None = None,
+        max_concurrent: int | None = None,
+    ) -> None:
+        self.world = world
+        self.schedule = schedule
+        self.params = params or SessionParams()
+        ss = np.random.SeedSequence([seed, 0x5E55])
+        self._rng = np.random.default_rng(ss)
+        keys = ss.generate_state(2, dtype=np.uint64)
+        self._event_key = int(keys[0])
+        self._session_key = int(keys[1])
+        pop = world.population
+        self.max_concurrent = max(1, max_concurrent or int(pop.n_profiles * 0.8))
+        p = self.params
+        self._pause_rate = np.array([p.pause_rate_per_h.get(d, 1.0) for d in DEVICE_TYPES]) / _HOUR_MS
+        # Device ceilings into the ladder (index): TV/console/web 5800, tablet 3000,
+        # mobile 1050 (cellular share) or 3000; premium TVs reach the 4K rung.
+        self._ceiling = np.array([9, 9, 9, 5, 7], dtype=np.int64)
+        self._device_codes = [f'"device_type":"{d}",' for d in DEVICE_TYPES]
+        self._country_codes = [f'"country":"{c}",' for c in pop.country_codes]
+        self._app_codes = [f'"app_version":"{a}",' for a in pop.app_versions]
+        # Mean seconds between a viewer's events, learnt as the run goes; the prior
+        # comes from a short calibration so the first minutes are already in balance.
+        self.mean_gap_s = self._calibrate()
+        self.next_event = 0
+        self._sessions_started = 0
+        self._excess = 0
+        self._cap = 0
+        self._alloc(0)
+        self._started = False
+
+    # -- pool storage ---------------------------------------------------------------
+
+    def _alloc(self, capacity: int) -> None:
+        old = self._cap
+        if capacity <= old and old:
+            return
+        def grow(a: npt.NDArray[Any] | None, dtype: type, fill: object) -> npt.NDArray[Any]:
+            new = np.full(capacity, fill, dtype=dtype)
+            if a is not None and old:
+                new[:old] = a[:old]
+            return new
+        g = getattr
+        self.due = grow(g(self, "due", None), np.float64, np.inf)
+        self.last_ts = grow(g(self, "last_ts", None), np.float64, 0.0)
+        self.state = grow(g(self, "state", None), np.int8, _IDLE)
+        self.next_ev = grow(g(self, "next_ev", None), np.int8, _START)
+        self.pos = grow(g(self, "pos", None), np.float64, 0.0)
+        self.stop_pos = grow(g(self, "stop_pos", None), np.float64, 0.0)
+        self.dur = grow(g(self, "dur", None), np.float64, 1.0)
+        self.profile = grow(g(self, "profile", None), np.int64, 0)
+        self.playable = grow(g(self, "playable", None), np.int64, 0)
+        self.device = grow(g(self, "device", None), np.int64, 0)
+        self.rung = grow(g(self, "rung", None), np.int64, 0)
+        self.poor = grow(g(self, "poor", None), bool, False)
+        self.seq = grow(g(self, "seq", None), np.int64, 0)
+        self.episodes = grow(g(self, "episodes", None), np.int64, 0)
+        self.stall_s = grow(g(self, "stall_s", None), np.float64, 0.0)
+        self.seek_stall = grow(g(self, "seek_stall", None), bool, False)
+        self.head = grow(g(self, "head", None), object, "")
+        self.tail = grow(g(self, "tail", None), object, "")
+        self._cap = capacity
+
+    @property
+    def active_slots(self) -> int:
+        """Viewers in the pool (browsing or in a session)."""
+        return int(np.count_nonzero(self.state != _IDLE))
+
+    @property
+    def active_sessions(self) -> int:
+        """Sessions between PLAY_START and PLAY_STOP right now."""
+        return int(np.count_nonzero(self.state >= _PLAYING))
+
+    # -- starting sittings and sessions --------------------------------------------
+
+    def _start_sittings(self, slots: IntArray, due: FloatArray, at: float) -> None:
+        """Give each slot a new viewer (profile by local-time activity) and a title."""
+        pop = self.world.population
+        activity = local_activity(at, pop.utc_offset_h)
+        profiles = pop.sample_profiles(self._rng, len(slots), activity)
+        self.profile[slots] = profiles
+        device = pop.profile_device[profiles].astype(np.int64)
+        self.device[slots] = device
+        self.episodes[slots] = 0
+        self.poor[slots] = self._rng.random(len(slots)) < self.params.poor_network_share
+        playables = self.world.catalog.sample_playables(self._rng, len(slots))
+        self._start_sessions(slots, playables, due, resume=True)
+
+    def _start_sessions(self, slots: IntArray, playables: IntArray, due: FloatArray, *, resume: bool) -> None:
+        """Start a playback session (PLAY_START due at ``due``) in each slot."""
+        n = len(slots)
+        if n == 0:
+            return
+        p = self.params
+        rng = self._rng
+        cat = self.world.catalog
+        pop = self.world.population
+        dur = cat.duration_ms[playables].astype(np.float64)
+        start = np.zeros(n)
+        if resume:
+            from_point = rng.random(n) < p.resume_share
+            start = np.where(from_point, dur * rng.uniform(0.05, 0.8, n), 0.0).round()
+        is_film = cat.playable_is_film[playables]
+        completes = rng.random(n) < np.where(is_film, p.completion_film, p.completion_episode)
+        quick = rng.random(n) < p.quick_abandon_share
+        remaining = dur - start
+        watch = np.where(
+            completes,
+            remaining,
+            np.where(
+                quick,
+                np.minimum(rng.exponential(p.quick_abandon_mean_s * 1000.0, n), remaining * 0.9),
+                remaining * rng.uniform(0.05, 0.9, n),
+            ),
+        )
+        self.playable[slots] = playables
+        self.dur[slots] = dur
+        self.pos[slots] = start
+        self.stop_pos[slots] = np.minimum(start + np.maximum(watch, 1000.0), dur)
+        self.state[slots] = _BROWSING
+        self.next_ev[slots] = _START
+        self.due[slots] = due
+        self.last_ts[slots] = due
+        self.seq[slots] = 0
+        self.episodes[slots] += 1
+        # Bitrate rung: device ceiling (4K TVs on premium plans), then what the network sustains.
+        device = self.device[slots]
+        ceiling = self._ceiling[device]
+        premium_tv = (device == 0) & (pop.account_plan[pop.profile_account[self.profile[slots]]] == 2)
+        ceiling = np.where(premium_tv, len(_LADDER) - 1, ceiling)
+        drop = rng.geometric(0.55, n) - 1 + np.where(self.poor[slots], 2, 0)
+        self.rung[slots] = np.maximum(ceiling - drop, 0)
+
+        serial = np.arange(self._sessions_started, self._sessions_started + n, dtype=np.int64)
+        self._sessions_started += n
+        sids = uuid_strings(self._session_key, serial)
+        profiles = self.profile[slots]
+        users = pop.account_user_id[pop.profile_account[profiles]].tolist()
+        pidx = pop.profile_index[profiles].tolist()
+        tids = cat.playable_id[playables].tolist()
+        dev = self._device_codes
+        ctry = self._country_codes
+        app = self._app_codes
+        countries = pop.profile_country[profiles].tolist()
+        apps = pop.profile_app[profiles].tolist()
+        devices = device.tolist()
+        self.head[slots] = [
+            f'"session_id":"{sid}","user_id":{u},"profile_id":{p},"title_id":{t},'
+            for sid, u, p, t in zip(sids, users, pidx, tids, strict=True)
+        ]
+        self.tail[slots] = [
+            dev[d] + ctry[c] + app[a] for d, c, a in zip(devices, countries, apps, strict=True)
+        ]
+
+    def _warm(self, slots: IntArray, at: float) -> None:
+        """Put fresh sittings mid-flight at ``at``: playing (or paused), PLAY_START already past."""
+        n = len(slots)
+        rng = self._rng
+        self._start_sittings(slots, np.full(n, at), at)
+        span = self.stop_pos[slots] - self.pos[slots]
+        self.pos[slots] = (self.pos[slots] + span * rng.random(n)).round()
+        self.seq[slots] = 1 + rng.geometric(0.5, n)
+        self.last_ts[slots] = at
+        paused = rng.random(n) < 0.04
+        self.state[slots] = np.where(paused, _PAUSED, _PLAYING).astype(np.int8)
+        self._schedule_playing(slots[~paused], np.full(int((~paused).sum()), at))
+        self._schedule_pause_end(slots[paused], np.full(int(paused.sum()), at))
+
+    # -- scheduling the next event ---------------------------------------------------
+
+    def _schedule_playing(self, slots: IntArray, ts: FloatArray) -> None:
+        """While playing: the next of pause, seek, rebuffer, or the stop point."""
+        n = len(slots)
+        if n == 0:
+            return
+        p = self.params
+        rng = self._rng
+        lam_pause = self._pause_rate[self.device[slots]]
+        lam_seek = np.full(n, p.seek_rate_per_h / _HOUR_MS)
+        lam_buf = np.where(self.poor[slots], p.rebuffer_rate_per_h_poor, p.rebuffer_rate_per_h_good) / _HOUR_MS
+        lam = lam_pause + lam_seek + lam_buf
+        dwell = rng.exponential(1.0, n) / lam
+        remaining = np.maximum(self.stop_pos[slots] - self.pos[slots], 0.0)
+        stop = dwell >= remaining
+        u = rng.random(n) * lam
+        kind = np.where(u < lam_pause, _PAUSE, np.where(u < lam_pause + lam_seek, _SEEK, _BSTART))
+        self.next_ev[slots] = np.where(stop, _STOP, kind).astype(np.int8)
+        dwell = np.where(stop, remaining, dwell)
+        self.due[slots] = ts + dwell / 1000.0
+        # A connection stall's length is drawn now (lognormal with the class mean).
+        mean = np.where(self.poor[slots], p.stall_mean_s_poor, p.stall_mean_s_good)
+        sigma = 0.8
+        self.stall_s[slots] = mean * np.exp(sigma * rng.standard_normal(n) - sigma * sigma / 2)
+        self.seek_stall[slots] = False
+
+    def _schedule_pause_end(self, slots: IntArray, ts: FloatArray) -> None:
+        n = len(slots)
+        if n == 0:
+            return
+        p = self.params
+        length = p.pause_median_s * np.exp(p.pause_sigma * self._rng.standard_normal(n))
+        timeout = length > p.pause_timeout_s
+        self.next_ev[slots] = np.where(timeout, _STOP, _RESUME).astype(np.int8)
+        self.due[slots] = ts + np.minimum(length, p.pause_timeout_s)
+
+    # -- the round -------------------------------------------------------------------
+
+    def _calibrate(self) -> float:
+        """Mean seconds between a viewer's events, measured on a small private pool."""
+        probe = object.__new__(SessionGenerator)
+        probe.world = self.world
+        probe.params = self.params
+        probe._rng = np.random.default_rng(12345)
+        probe._event_key = probe._session_key = 0
+        probe.max_concurrent = 1_000
+        probe._pause_rate = self._pause_rate
+        probe._ceiling = self._ceiling
+        probe._device_codes = self._device_codes
+        probe._country_codes = self._country_codes
+        probe._app_codes = self._app_codes
+        probe._sessions_started = 0
+        probe._excess = 0
+        probe._cap = 0
+        probe._alloc(1_000)
+        slots = np.arange(1_000)
+        probe._warm(slots, 0.0)
+        gaps = 0.0
+        count = 0
+        t = 0.0
+        for i in range(400):
+            idx = probe._select(100)
+            ts = np.maximum(probe.due[idx], t)
+            t = float(ts[-1])
+            before = ts
+            probe._advance(idx, ts, np.arange(100, dtype=np.int64), record=False)
+            if i >= 100:  # skip the warm-up, which favours short gaps
+                gaps += float((probe.due[idx] - before).sum())
+                count += len(idx)
+        return max(gaps / max(count, 1), 1.0)
+
+    def _select(self, n: int) -> IntArray:
+        """The ``n`` slots due first, in due order (ties by slot, for determinism)."""
+        due = self.due
+        if n < len(due):
+            idx = np.argpartition(due, n - 1)[:n]
+        else:
+            idx = np.arange(len(due))
+        order = np.lexsort((idx, due[idx]))
+        return np.asarray(idx[order], dtype=np.int64)
+
+    def _control(self, at: float, rate: float) -> None:
+        """Grow or shrink the pool towards ``rate x mean gap`` viewers."""
+        target = min(self.max_concurrent, max(1, math.ceil(rate * self.mean_gap_s)))
+        active = self.active_slots
+        if not self._started:
+            self._started = True
+            self._alloc(max(target, 16))
+            slots = np.arange(target, dtype=np.int64)
+            if self.params.warm_start:
+                self._warm(slots, at)
+            else:
+                due = at + self._rng.random(target) * min(self.mean_gap_s, 120.0)
+                self._start_sittings(slots, due, at)
+            return
+        if target > active:
+            free = np.flatnonzero(self.state == _IDLE)
+            need = target - active
+            if len(free) < need:
+                old = self._cap
+                self._alloc(max(old * 2, old + need))
+                free = np.flatnonzero(self.state == _IDLE)
+            slots = free[:need].astype(np.int64)
+            # Newcomers press play over the next minute, not all at once.
+            due = at + self._rng.random(need) * min(self.mean_gap_s, 60.0)
+            self._start_sittings(slots, due, at)
+            self._excess = 0
+        else:
+            self._excess = active - target
+
+    def next_block(self) -> EventBlock:
+        """Generate the next round of events."""
+        k0 = self.next_event
+        t0 = float(self.schedule.offsets(k0, 1)[0])
+        at = self.schedule.start + t0
+        rate = self.schedule.rate_at(t0)
+        self._control(at, rate)
+        n = int(min(self.MAX_ROUND, max(1, math.ceil(rate * self.ROUND_S)), max(1, self.active_slots // 4)))
+        ts = self.schedule.times(k0, n)
+        idx = self._select(n)
+        self.next_event = k0 + n
+        return self._advance(idx, ts, np.arange(k0, k0 + n, dtype=np.int64), record=True)
+
+    def _advance(self, idx: IntArray, ts: FloatArray, ks: IntArray, *, record: bool) -> EventBlock:
+        """Emit one event for each slot of ``idx`` at ``ts`` and schedule its next one."""
+        p = self.params
+        rng = self._rng
+        n = len(idx)
+        ev = self.next_ev[idx].astype(np.int64)
+        state = self.state[idx]
+        playing = state == _PLAYING
+        elapsed_ms = np.maximum(ts - self.last_ts[idx], 0.0) * 1000.0
+        dur = self.dur[idx]
+        pos = np.where(playing, self.pos[idx] + elapsed_ms, self.pos[idx])
+        pos = np.minimum(pos, dur)
+        is_stop = ev == _STOP
+        pos = np.where(is_stop & playing, np.minimum(pos, self.stop_pos[idx]), pos)
+
+        # Seeks move the playhead (and the intended stop point with it), within the title.
+        is_seek = ev == _SEEK
+        if is_seek.any():
+            s = np.flatnonzero(is_seek)
+            m = len(s)
+            tap = rng.random(m) < p.seek_tap_share
+            dist = np.where(tap, 10_000.0, p.seek_scrub_median_s * 1000.0 * np.exp(rng.standard_normal(m)))
+            sign = np.where(rng.random(m) < p.seek_forward_share, 1.0, -1.0)
+            new = np.clip(pos[s] + sign * dist, 0.0, dur[s] - 1000.0).round()
+            shift = new - pos[s]
+            sl = idx[s]
+            self.stop_pos[sl] = np.clip(self.stop_pos[sl] + shift, new + 1000.0, dur[s])
+            pos[s] = new
+        pos = pos.round()
+
+        block = None
+        if record:
+            block = EventBlock(
+                first=int(ks[0]) if n else 0,
+                event_ts=ts,
+                event_type=ev.astype(np.int8),
+                position_ms=pos.astype(np.int64),
+                bitrate_kbps=_LADDER[self.rung[idx]],
+                seq=self.seq[idx].copy(),
+                event_id=uuid_strings(self._event_key, ks),
+                head=self.head[idx].tolist(),
+                tail=self.tail[idx].tolist(),
+            )
+
+        self.pos[idx] = pos
+        self.last_ts[idx] = ts
+        self.seq[idx] += 1
+
+        # Next event, by what just happened.
+        to_play = (ev == _START) | (ev == _RESUME) | (ev == _BEND)
+        seek_buf = is_seek & (rng.random(n) < p.seek_buffer_prob)
+        to_play |= is_seek & ~seek_buf
+        sl = idx[to_play]
+        self.state[sl] = _PLAYING
+        self._schedule_playing(sl, ts[to_play])
+
+        sl = idx[seek_buf]
+        k = len(sl)
+        self.next_ev[sl] = _BSTART
+        self.due[sl] = ts[seek_buf] + rng.uniform(0.05, 0.25, k)
+        self.stall_s[sl] = rng.uniform(0.3, 1.5, k)
+        self.seek_stall[sl] = True
+
+        m = ev == _BSTART
+        sl = idx[m]
+        self.state[sl] = _BUFFERING
+        self.next_ev[sl] = _BEND
+        self.due[sl] = ts[m] + self.stall_s[sl]
+
+        # A connection stall may push the player down a rung.
+        m = (ev == _BEND) & ~self.seek_stall[idx]
+        sl = idx[m]
+        down = rng.random(len(sl)) < 0.5
+        self.rung[sl] = np.maximum(self.rung[sl] - down, 0)
+
+        m = ev == _PAUSE
+        sl = idx[m]
+        self.state[sl] = _PAUSED
+        self._schedule_pause_end(sl, ts[m])
+
+        if is_stop.any():
+            self._end_sessions(idx[is_stop], ts[is_stop], pos[is_stop])
+
+        assert block is not None or not record
+        return block  # type: ignore[return-value]
+
+    def _end_sessions(self, slots: IntArray, ts: FloatArray, pos: FloatArray) -> None:
+        """After PLAY_STOP: autoplay the next episode, start a new sitting, or retire the slot."""
+        p = self.params
+        rng = self._rng
+        cat = self.world.catalog
+        n = len(slots)
+        nxt = cat.next_playable[self.playable[slots]]
+        finished = pos >= self.dur[slots] - 1.0
+        autoplay = (
+            finished
+            & (nxt >= 0)
+            & (rng.random(n) < p.autoplay_prob)
+            & (self.episodes[slots] < p.max_episodes_per_sitting)
+        )
+        if autoplay.any():
+            a = slots[autoplay]
+            gap = rng.uniform(*p.autoplay_gap_s, len(a))
+            self._start_sessions(a, nxt[autoplay], ts[autoplay] + gap, resume=False)
+        rest = slots[~autoplay]
+        rest_ts = ts[~autoplay]
+        retire = min(self._excess, len(rest))
+        if retire:
+            gone = rest[len(rest) - retire :]
+            self.state[gone] = _IDLE
+            self.due[gone] = np.inf
+            self._excess -= retire
+            rest = rest[: len(rest) - retire]
+            rest_ts = rest_ts[: len(rest_ts) - retire]
+        if len(rest):
+            self.episodes[rest] = 0
+            due = rest_ts + rng.uniform(*p.browse_s, len(rest))
+            self._start_sittings(rest, due, float(rest_ts[0]))

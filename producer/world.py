@@ -1,0 +1,457 @@
+"""The seeded world: a title catalog and a population of accounts and profiles.
+
+Everything is held as NumPy columns, so a world of a million profiles costs a few
+tens of megabytes and builds in well under a second. Human-facing attributes
+(title names, account names, e-mails, cities) come from Faker, drawn once per
+world into small pools and combined by index; they are only materialised when
+exported (``netflix-producer world export``), never per event.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from faker import Faker
+
+from producer.errors import ConfigError
+from producer.geo import COUNTRIES, Country
+from producer.schema import DEVICE_TYPES
+
+__all__ = [
+    "DEFAULT_DEVICE_WEIGHTS",
+    "Population",
+    "TitleCatalog",
+    "World",
+    "WorldConfig",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Share of viewing by device family (Netflix Labs Day 2018: TV 65 % incl. consoles).
+DEFAULT_DEVICE_WEIGHTS: Mapping[str, float] = {
+    "tv": 0.58,
+    "console": 0.07,
+    "web": 0.15,
+    "mobile": 0.13,
+    "tablet": 0.07,
+}
+#: Profiles per account 1..5 (Citi Research on GlobalWebIndex 2015; mean 2.3).
+DEFAULT_PROFILES_PER_ACCOUNT: tuple[float, ...] = (0.35, 0.30, 0.16, 0.11, 0.08)
+#: Player app versions and their install shares (plausible, unsourced).
+DEFAULT_APP_VERSIONS: Mapping[str, float] = {
+    "8.120.0": 0.38,
+    "8.119.2": 0.27,
+    "8.118.1": 0.15,
+    "8.110.0": 0.10,
+    "7.98.4": 0.07,
+    "6.12.3": 0.03,
+}
+PLANS: tuple[str, ...] = ("standard_with_ads", "standard", "premium")
+PLAN_WEIGHTS: tuple[float, ...] = (0.45, 0.35, 0.20)
+FILM_GENRES: tuple[str, ...] = (
+    "Drama", "Comedy", "Action", "Thriller", "Documentary",
+    "Romance", "Horror", "Animation", "Sci-Fi", "Crime",
+)  # fmt: skip
+SERIES_GENRES: tuple[str, ...] = (
+    "Drama", "Crime", "Comedy", "Reality", "Kids", "Anime", "Docuseries", "Sci-Fi",
+)  # fmt: skip
+# Series genres whose episodes are comedy-length (~25 min); the rest are drama-length.
+_SHORT_FORM_GENRES = frozenset({"Comedy", "Kids", "Anime"})
+_TITLE_NOUNS: tuple[str, ...] = (
+    "Harbor", "Silence", "Empire", "Storm", "Signal", "Orchard", "Frontier", "Echo",
+    "Kingdom", "Tide", "Paradox", "Horizon", "Cipher", "Lantern", "Mirage", "Current",
+    "Requiem", "Summit", "Vault", "Drift", "Ember", "Garden", "Verdict", "Protocol",
+    "Shadow", "Circuit", "Crown", "Canyon", "Fever", "Ledger", "Outpost", "Relay",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorldConfig:
+    """How big the world is and how it is mixed. Frozen; every default is sourced or labelled."""
+
+    seed: int = 42
+    accounts: int = 250_000
+    profiles_per_account: tuple[float, ...] = DEFAULT_PROFILES_PER_ACCOUNT
+    country_weights: Mapping[str, float] | None = None
+    device_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_DEVICE_WEIGHTS))
+    app_versions: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_APP_VERSIONS))
+    #: Films plus series seasons (engagement reports list 15.6k-18.2k per half-year).
+    titles: int = 16_000
+    #: Films as a share of titles by count (54-59 % in the engagement reports).
+    film_share: float = 0.55
+    #: Share of plays that are series episodes (derived: 73 % of hours -> ~85 % of plays).
+    series_play_share: float = 0.85
+    #: "lognormal" (default; sigma 1.7 reproduces Netflix's top-1 %/10 % shares of hours)
+    #: or "zipf" (rank^-exponent).
+    popularity: str = "lognormal"
+    popularity_sigma: float = 1.7
+    zipf_exponent: float = 0.85
+
+    def __post_init__(self) -> None:
+        if self.accounts < 1:
+            msg = f"invalid population.accounts: {self.accounts} (must be at least 1)"
+            raise ConfigError(msg)
+        if self.titles < 2:
+            msg = f"invalid catalog.titles: {self.titles} (must be at least 2)"
+            raise ConfigError(msg)
+        if self.popularity not in ("lognormal", "zipf"):
+            msg = f"invalid catalog.popularity: {self.popularity!r} (expected lognormal or zipf)"
+            raise ConfigError(msg)
+        for name, value in (("film_share", self.film_share), ("series_play_share", self.series_play_share)):
+            if not 0.0 <= value <= 1.0:
+                msg = f"invalid catalog.{name}: {value} (must be within [0, 1])"
+                raise ConfigError(msg)
+        unknown = set(self.device_weights) - set(DEVICE_TYPES)
+        if unknown:
+            msg = f"invalid population.device_weights: unknown device {sorted(unknown)[0]!r}"
+            raise ConfigError(msg)
+
+
+def _normalise(weights: npt.ArrayLike, what: str) -> FloatArray:
+    w = np.asarray(weights, dtype=np.float64)
+    if w.size == 0 or np.any(w < 0) or not np.isfinite(w).all() or w.sum() <= 0:
+        msg = f"invalid {what}: weights must be non-negative and not all zero"
+        raise ConfigError(msg)
+    return np.asarray(w / w.sum(), dtype=np.float64)
+
+
+class TitleCatalog:
+    """Films and series seasons (the *titles*), and their playable items (films and episodes).
+
+    Title-level columns are indexed by title; playable columns (what a session plays,
+    whose id is the event's ``title_id``) are indexed by playable.
+    """
+
+    def __init__(self, config: WorldConfig, rng: np.random.Generator) -> None:
+        n = config.titles
+        n_films = max(1, min(n - 1, round(n * config.film_share)))
+        n_seasons = n - n_films
+        self.n_titles = n
+        self.is_film = np.zeros(n, dtype=bool)
+        # Interleave films and seasons randomly so ids say nothing about the kind.
+        self.is_film[rng.permutation(n)[:n_films]] = True
+
+        # Popularity weight per title.
+        if config.popularity == "lognormal":
+            weight = rng.lognormal(0.0, config.popularity_sigma, n)
+        else:
+            ranks = rng.permutation(n) + 1.0
+            weight = ranks ** -config.zipf_exponent
+        # Rescale so films and series get their share of plays.
+        film_w = np.where(self.is_film, weight, 0.0)
+        series_w = np.where(self.is_film, 0.0, weight)
+        share = config.series_play_share if n_seasons else 0.0
+        self.title_weight = film_w / film_w.sum() * (1.0 - share)
+        if n_seasons:
+            self.title_weight += series_w / series_w.sum() * share
+        self.title_cdf = np.cumsum(self.title_weight)
+        self.title_cdf[-1] = 1.0
+
+        # Genres and release years.
+        film_genre = rng.integers(0, len(FILM_GENRES), n)
+        series_genre = rng.integers(0, len(SERIES_GENRES), n)
+        self.genre_index = np.where(self.is_film, film_genre, series_genre)
+        self.release_year = np.clip(2026 - np.floor(rng.exponential(7.0, n)), 1950, 2026).astype(np.int16)
+
+        # Seasons belong to shows of 1..5 seasons; season numbers run within the show.
+        self.season_number = np.zeros(n, dtype=np.int16)
+        self.show_index = np.full(n, -1, dtype=np.int32)
+        season_titles = np.flatnonzero(~self.is_film)
+        show = 0
+        i = 0
+        seasons_per_show = rng.geometric(0.55, len(season_titles) + 1)
+        while i < len(season_titles):
+            k = int(min(seasons_per_show[show], 5, len(season_titles) - i))
+            chunk = season_titles[i : i + k]
+            self.show_index[chunk] = show
+            self.season_number[chunk] = np.arange(1, k + 1)
+            # A show has one genre and one first-release year.
+            self.genre_index[chunk] = self.genre_index[chunk[0]]
+            self.release_year[chunk] = np.minimum(
+                2026, self.release_year[chunk[0]] + np.arange(k)
+            ).astype(np.int16)
+            show += 1
+            i += k
+        self.n_shows = show
+
+        # Playables: one per film, 6..10 episodes per season.
+        episodes = np.where(self.is_film, 1, rng.integers(6, 11, n))
+        self.first_playable = np.concatenate(([0], np.cumsum(episodes)[:-1])).astype(np.int64)
+        self.episode_count = episodes.astype(np.int64)
+        total = int(episodes.sum())
+        self.n_playables = total
+        self.playable_title = np.repeat(np.arange(n), episodes).astype(np.int32)
+        self.episode_number = (
+            np.arange(total) - np.repeat(self.first_playable, episodes) + 1
+        ).astype(np.int16)
+        # Event title ids look like Netflix's: 8-digit numbers.
+        self.playable_id = (80_000_000 + np.arange(total)).astype(np.int64)
+
+        # Durations: films lognormal (median 104 min, p10 86, p90 132); episodes
+        # drama 40-60 min, comedy/kids 22-30 min.
+        film_min = np.clip(rng.lognormal(math.log(104.0), 0.17, total), 60.0, 240.0)
+        short = np.array([SERIES_GENRES[g] in _SHORT_FORM_GENRES for g in range(len(SERIES_GENRES))])
+        is_short = short[np.minimum(self.genre_index, len(SERIES_GENRES) - 1)][self.playable_title]
+        ep_min = np.where(is_short, rng.uniform(22.0, 30.0, total), rng.uniform(40.0, 60.0, total))
+        pl_film = self.is_film[self.playable_title]
+        self.playable_is_film = pl_film
+        self.duration_ms = (np.where(pl_film, film_min, ep_min) * 60_000.0).round().astype(np.int64)
+        # The next episode of the same season (autoplay), or -1.
+        last_in_season = self.episode_number == np.repeat(episodes, episodes).astype(np.int16)
+        self.next_playable = np.where(last_in_season, -1, np.arange(total) + 1).astype(np.int64)
+
+        self._seed = int(rng.integers(0, 2**31))
+
+    def sample_playables(self, rng: np.random.Generator, n: int) -> IntArray:
+        """Draw ``n`` playables to start: a title by popularity, then an episode.
+
+        Within a season, later episodes draw fewer first plays (geometric decay 0.9).
+        """
+        titles = np.searchsorted(self.title_cdf, rng.random(n), side="right")
+        titles = np.minimum(titles, self.n_titles - 1)
+        k = self.episode_count[titles]
+        q = 0.9
+        u = rng.random(n)
+        # Truncated geometric over 0..k-1 by inversion.
+        ep = np.floor(np.log1p(-u * (1.0 - q**k)) / math.log(q)).astype(np.int64)
+        ep = np.minimum(ep, k - 1)
+        return np.asarray(self.first_playable[titles] + ep, dtype=np.int64)
+
+    def names(self) -> list[str]:
+        """Title names, one per title (films and seasons), drawn once from Faker."""
+        fake = Faker("en_US")
+        fake.seed_instance(self._seed)
+        rng = np.random.default_rng(self._seed)
+        pools = {
+            "city": [fake.city() for _ in range(300)],
+            "first": [fake.first_name() for _ in range(300)],
+            "last": [fake.last_name() for _ in range(300)],
+            "color": [fake.color_name() for _ in range(100)],
+        }
+        patterns = (
+            "The {noun} of {city}",
+            "{first}'s {noun}",
+            "{color} {noun}",
+            "{city} Nights",
+            "The {last} Files",
+            "Beyond the {noun}",
+            "{noun} & {noun2}",
+            "The Last {noun}",
+        )
+        show_names: dict[int, str] = {}
+        out: list[str] = []
+        pick = rng.integers(0, 10_000, size=(self.n_titles, 7))
+        for i in range(self.n_titles):
+            p = pick[i]
+            show = int(self.show_index[i])
+            if show >= 0 and show in show_names:
+                base = show_names[show]
+            else:
+                base = patterns[p[0] % len(patterns)].format(
+                    noun=_TITLE_NOUNS[p[1] % len(_TITLE_NOUNS)],
+                    noun2=_TITLE_NOUNS[p[2] % len(_TITLE_NOUNS)],
+                    city=pools["city"][p[3] % 300],
+                    first=pools["first"][p[4] % 300],
+                    last=pools["last"][p[5] % 300],
+                    color=pools["color"][p[6] % 100].title(),
+                )
+                if show >= 0:
+                    show_names[show] = base
+            out.append(base if show < 0 else f"{base}: Season {int(self.season_number[i])}")
+        return out
+
+
+class Population:
+    """Accounts and their profiles, as columns; profiles are grouped by country."""
+
+    def __init__(self, config: WorldConfig, rng: np.random.Generator) -> None:
+        weights = config.country_weights
+        if weights is None:
+            countries: tuple[Country, ...] = COUNTRIES
+            cw = [c.weight for c in COUNTRIES]
+        else:
+            by_code = {c.code: c for c in COUNTRIES}
+            unknown = [code for code in weights if code not in by_code]
+            if unknown:
+                known = ", ".join(sorted(by_code))
+                msg = f"invalid population.country_weights: unknown country {unknown[0]!r} (known: {known})"
+                raise ConfigError(msg)
+            countries = tuple(by_code[code] for code in weights)
+            cw = list(weights.values())
+        self.countries = countries
+        self.country_weight = _normalise(cw, "population.country_weights")
+        self.country_codes = tuple(c.code for c in countries)
+        self.utc_offset_h = np.array([c.utc_offset_h for c in countries], dtype=np.float64)
+
+        n = config.accounts
+        self.n_accounts = n
+        # Accounts sorted by country: each country owns a contiguous block of accounts
+        # and therefore of profiles.
+        country_of_account = np.sort(
+            rng.choice(len(countries), size=n, p=self.country_weight)
+        ).astype(np.int16)
+        self.account_country = country_of_account
+        ppa = _normalise(config.profiles_per_account, "population.profiles_per_account")
+        if len(ppa) > 5:
+            msg = "invalid population.profiles_per_account: at most 5 profiles per account"
+            raise ConfigError(msg)
+        n_profiles = rng.choice(np.arange(1, len(ppa) + 1), size=n, p=ppa).astype(np.int8)
+        self.account_profiles = n_profiles
+        self.account_plan = rng.choice(len(PLANS), size=n, p=PLAN_WEIGHTS).astype(np.int8)
+        #: user_id of each account (what events carry).
+        self.account_user_id = (10_000_000 + np.arange(n)).astype(np.int64)
+
+        total = int(n_profiles.sum())
+        self.n_profiles = total
+        self.profile_account = np.repeat(np.arange(n, dtype=np.int32), n_profiles)
+        starts = np.concatenate(([0], np.cumsum(n_profiles)[:-1]))
+        self.profile_index = (np.arange(total) - np.repeat(starts, n_profiles)).astype(np.int8)
+        self.profile_country = country_of_account[self.profile_account]
+        dw = _normalise([config.device_weights.get(d, 0.0) for d in DEVICE_TYPES], "device_weights")
+        self.device_weight = dw
+        self.profile_device = rng.choice(len(DEVICE_TYPES), size=total, p=dw).astype(np.int8)
+        av = _normalise(list(config.app_versions.values()), "population.app_versions")
+        self.app_versions = tuple(config.app_versions)
+        self.profile_app = rng.choice(len(av), size=total, p=av).astype(np.int8)
+        # Profiles of country c are profile_start[c] .. profile_start[c+1]-1.
+        counts = np.bincount(self.profile_country, minlength=len(countries))
+        self.profile_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        self._seed = int(rng.integers(0, 2**31))
+
+    def sample_profiles(self, rng: np.random.Generator, n: int, activity: FloatArray) -> IntArray:
+        """Draw ``n`` profiles to start viewing: a country by weight x local activity, then a profile."""
+        counts = np.diff(self.profile_start)
+        p = self.country_weight * activity * (counts > 0)
+        cdf = np.cumsum(p / p.sum())
+        cdf[-1] = 1.0
+        c = np.searchsorted(cdf, rng.random(n), side="right")
+        lo = self.profile_start[c]
+        hi = self.profile_start[c + 1]
+        return np.asarray(lo + np.floor(rng.random(n) * (hi - lo)).astype(np.int64), dtype=np.int64)
+
+
+class World:
+    """A catalog and a population, both derived from one seed."""
+
+    def __init__(self, config: WorldConfig | None = None) -> None:
+        self.config = config or WorldConfig()
+        root = np.random.SeedSequence(self.config.seed)
+        cat_seed, pop_seed = root.spawn(2)
+        self.catalog = TitleCatalog(self.config, np.random.default_rng(cat_seed))
+        self.population = Population(self.config, np.random.default_rng(pop_seed))
+
+    # -- export ----------------------------------------------------------------------
+
+    def export(self, out: Path, fmt: str = "parquet") -> list[Path]:
+        """Write the dimension tables (titles, playables, accounts, profiles) to ``out``."""
+        if fmt not in ("parquet", "csv"):
+            msg = f"invalid --format {fmt!r}: expected parquet or csv"
+            raise ConfigError(msg)
+        tables = {
+            "titles": self._titles_table(),
+            "playables": self._playables_table(),
+            "accounts": self._accounts_table(),
+            "profiles": self._profiles_table(),
+        }
+        out.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        for name, columns in tables.items():
+            path = out / f"{name}.{fmt}"
+            tmp = out / f".{name}.{fmt}.tmp"
+            if fmt == "parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                pq.write_table(pa.table(columns), tmp, compression="snappy")
+            else:
+                with tmp.open("w", newline="", encoding="utf-8") as fh:
+                    writer = csv.writer(fh)
+                    writer.writerow(columns)
+                    writer.writerows(zip(*columns.values(), strict=True))
+            tmp.replace(path)
+            written.append(path)
+        return written
+
+    def _titles_table(self) -> dict[str, list[object]]:
+        cat = self.catalog
+        genres = [
+            FILM_GENRES[g] if f else SERIES_GENRES[g % len(SERIES_GENRES)]
+            for g, f in zip(cat.genre_index.tolist(), cat.is_film.tolist(), strict=True)
+        ]
+        return {
+            "title_index": list(range(cat.n_titles)),
+            "title_name": list(cat.names()),
+            "kind": ["film" if f else "season" for f in cat.is_film.tolist()],
+            "show_index": cat.show_index.tolist(),
+            "season_number": cat.season_number.tolist(),
+            "genre": list(genres),
+            "release_year": cat.release_year.tolist(),
+            "episodes": cat.episode_count.tolist(),
+            "popularity_weight": cat.title_weight.tolist(),
+        }
+
+    def _playables_table(self) -> dict[str, list[object]]:
+        cat = self.catalog
+        names = cat.names()
+        pt = cat.playable_title.tolist()
+        ep = cat.episode_number.tolist()
+        film = cat.playable_is_film.tolist()
+        return {
+            "title_id": cat.playable_id.tolist(),
+            "title_index": list(pt),
+            "title_name": [
+                names[t] if f else f"{names[t]}: Episode {e}"
+                for t, e, f in zip(pt, ep, film, strict=True)
+            ],
+            "kind": ["film" if f else "episode" for f in film],
+            "episode_number": [0 if f else e for e, f in zip(ep, film, strict=True)],
+            "duration_ms": cat.duration_ms.tolist(),
+        }
+
+    def _accounts_table(self) -> dict[str, list[object]]:
+        pop = self.population
+        fake = Faker("en_US")
+        fake.seed_instance(pop._seed)
+        firsts = [fake.first_name() for _ in range(500)]
+        lasts = [fake.last_name() for _ in range(500)]
+        rng = np.random.default_rng(pop._seed)
+        fi = rng.integers(0, len(firsts), pop.n_accounts).tolist()
+        li = rng.integers(0, len(lasts), pop.n_accounts).tolist()
+        ci = rng.integers(0, 1 << 30, pop.n_accounts).tolist()
+        country = pop.account_country.tolist()
+        uid = pop.account_user_id.tolist()
+        names = [f"{firsts[f]} {lasts[g]}" for f, g in zip(fi, li, strict=True)]
+        emails = [
+            f"{firsts[f].lower()}.{lasts[g].lower()}.{u}@example.com"
+            for f, g, u in zip(fi, li, uid, strict=True)
+        ]
+        cities = [
+            pop.countries[c].cities[k % len(pop.countries[c].cities)]
+            for c, k in zip(country, ci, strict=True)
+        ]
+        return {
+            "user_id": list(uid),
+            "name": list(names),
+            "email": list(emails),
+            "country": [pop.country_codes[c] for c in country],
+            "city": list(cities),
+            "plan": [PLANS[p] for p in pop.account_plan.tolist()],
+            "profiles": pop.account_profiles.tolist(),
+        }
+
+    def _profiles_table(self) -> dict[str, list[object]]:
+        pop = self.population
+        return {
+            "user_id": pop.account_user_id[pop.profile_account].tolist(),
+            "profile_id": pop.profile_index.tolist(),
+            "country": [pop.country_codes[c] for c in pop.profile_country.tolist()],
+            "preferred_device": [DEVICE_TYPES[d] for d in pop.profile_device.tolist()],
+            "app_version": [pop.app_versions[a] for a in pop.profile_app.tolist()],
+        }
