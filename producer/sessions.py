@@ -166,6 +166,8 @@ class SessionGenerator:
         # comes from a short calibration so the first minutes are already in balance.
         self.mean_gap_s = self._calibrate()
         self.next_event = 0
+        #: Moving mean of (event_ts - due) in seconds: ~0 when the pool matches the rate.
+        self.mean_lateness_s = 0.0
         self._sessions_started = 0
         self._excess = 0
         self._cap = 0
@@ -381,6 +383,19 @@ class SessionGenerator:
                 count += len(idx)
         return max(gaps / max(count, 1), 1.0)
 
+    def _burn_in(self, until: float, pool: int) -> None:
+        """Advance the pool in its own (natural) time up to ``until``, recording nothing."""
+        r = max(1, min(self.MAX_ROUND, pool // 8))
+        t = -math.inf
+        while True:
+            idx = self._select(r)
+            idx = idx[self.due[idx] < until]
+            if len(idx) == 0:
+                return
+            ts = np.maximum(self.due[idx], t)
+            t = float(ts[-1])
+            self._advance(idx, ts, np.zeros(len(idx), dtype=np.int64), record=False)
+
     def _select(self, n: int) -> IntArray:
         """The ``n`` slots due first, in due order (ties by slot, for determinism)."""
         due = self.due
@@ -400,7 +415,10 @@ class SessionGenerator:
             self._alloc(max(target, 16))
             slots = np.arange(target, dtype=np.int64)
             if self.params.warm_start:
-                self._warm(slots, at)
+                # Start the pool mid-flight a while before the run and let it play on
+                # silently, so the first events already have the steady-state mix.
+                self._warm(slots, at - 2.0 * self.mean_gap_s)
+                self._burn_in(at, target)
             else:
                 due = at + self._rng.random(target) * min(self.mean_gap_s, 120.0)
                 self._start_sittings(slots, due, at)
@@ -427,7 +445,9 @@ class SessionGenerator:
         at = self.schedule.start + t0
         rate = self.schedule.rate_at(t0)
         self._control(at, rate)
-        n = int(min(self.MAX_ROUND, max(1, math.ceil(rate * self.ROUND_S)), max(1, self.active_slots // 4)))
+        # Rounds cover ~0.1 s of schedule (at least 16 events, so low rates stay cheap);
+        # a viewer emits at most once per round, so a round is at most a quarter of the pool.
+        n = int(min(self.MAX_ROUND, max(16, math.ceil(rate * self.ROUND_S)), max(1, self.active_slots // 4)))
         ts = self.schedule.times(k0, n)
         idx = self._select(n)
         self.next_event = k0 + n
@@ -446,7 +466,9 @@ class SessionGenerator:
         pos = np.where(playing, self.pos[idx] + elapsed_ms, self.pos[idx])
         pos = np.minimum(pos, dur)
         is_stop = ev == _STOP
-        pos = np.where(is_stop & playing, np.minimum(pos, self.stop_pos[idx]), pos)
+        # A stop sent late still reports where the viewer stopped, never going backwards.
+        stop_at = np.maximum(self.pos[idx], np.minimum(pos, self.stop_pos[idx]))
+        pos = np.where(is_stop & playing, stop_at, pos)
 
         # Seeks move the playhead (and the intended stop point with it), within the title.
         is_seek = ev == _SEEK
@@ -477,6 +499,10 @@ class SessionGenerator:
                 tail=self.tail[idx].tolist(),
             )
 
+        if record and n:
+            # How late (positive) or early events go out against their viewers' own timing.
+            lateness = float(np.mean(ts - self.due[idx]))
+            self.mean_lateness_s += min(1.0, n / 20_000.0) * (lateness - self.mean_lateness_s)
         self.pos[idx] = pos
         self.last_ts[idx] = ts
         self.seq[idx] += 1

@@ -1,0 +1,109 @@
+"""Cutting the record stream into PutRecordBatch-sized batches.
+
+Firehose's limits are hard: at most 500 records and 4 MiB per PutRecordBatch
+call, and 1,000 KiB per record (before base64). They cannot be raised, so the
+producer enforces them itself rather than trusting an endpoint to reject a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_RECORDS_PER_BATCH",
+    "MAX_RECORD_BYTES",
+    "Batcher",
+]
+
+#: Records per PutRecordBatch call.
+MAX_RECORDS_PER_BATCH = 500
+#: Bytes per PutRecordBatch call (4 MiB).
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+#: Bytes per record, before base64 (1,000 KiB).
+MAX_RECORD_BYTES = 1_024_000
+
+
+class Batcher:
+    """Accumulates records and hands out batches that respect the limits.
+
+    A batch is released when it reaches ``max_records`` or would exceed
+    ``max_bytes``; ``linger_s`` (checked by the caller with :meth:`expired`)
+    releases a partial batch so low rates still flow. Records over
+    ``max_record_bytes`` are never batched: they come back from :meth:`extend`
+    in ``oversize`` for the dead-letter file.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_records: int = MAX_RECORDS_PER_BATCH,
+        max_bytes: int = MAX_BATCH_BYTES,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+        linger_s: float = 1.0,
+    ) -> None:
+        if not 1 <= max_records <= MAX_RECORDS_PER_BATCH:
+            msg = f"records per batch must be within 1..{MAX_RECORDS_PER_BATCH}, got {max_records}"
+            raise ValueError(msg)
+        self.max_records = max_records
+        self.max_bytes = min(max_bytes, MAX_BATCH_BYTES)
+        self.max_record_bytes = min(max_record_bytes, MAX_RECORD_BYTES)
+        self.linger_s = linger_s
+        self._records: list[bytes] = []
+        self._bytes = 0
+        self._since: float | None = None
+        self.oversize: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def extend(self, records: Iterable[bytes], now: float) -> list[list[bytes]]:
+        """Add records; return the batches that became full, in order."""
+        full: list[list[bytes]] = []
+        batch = self._records
+        size = self._bytes
+        limit_n = self.max_records
+        limit_b = self.max_bytes
+        limit_r = self.max_record_bytes
+        fresh = not batch  # the partial batch starts in this call
+        for record in records:
+            n = len(record)
+            if n > limit_r:
+                self.oversize.append(record)
+                continue
+            if size + n > limit_b or len(batch) >= limit_n:
+                full.append(batch)
+                batch = []
+                size = 0
+                fresh = True
+            batch.append(record)
+            size += n
+        if len(batch) >= limit_n:
+            full.append(batch)
+            batch = []
+            size = 0
+        if not batch:
+            self._since = None
+        elif fresh:
+            self._since = now
+        self._records = batch
+        self._bytes = size
+        return full
+
+    def expired(self, now: float) -> bool:
+        """True when a partial batch has waited ``linger_s``."""
+        return self._since is not None and bool(self._records) and now - self._since >= self.linger_s
+
+    def drain(self) -> list[bytes]:
+        """Take the partial batch (possibly empty)."""
+        batch = self._records
+        self._records = []
+        self._bytes = 0
+        self._since = None
+        return batch
+
+    def take_oversize(self) -> list[bytes]:
+        """Take the records rejected for size."""
+        out = self.oversize
+        self.oversize = []
+        return out

@@ -1,0 +1,312 @@
+"""Configuration, resolved in one place and one order.
+
+Every setting has one entry in :data:`SETTINGS`: its environment variable, its
+default and how its text is parsed. :func:`resolve` takes, for each setting, the
+first value found in: CLI flag > environment variable (``NETFLIX_PRODUCER_*``) >
+scenario file > default; then checks the combination. The result is a frozen
+:class:`Settings`; nothing downstream reads flags or the environment.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from producer.errors import ConfigError
+from producer.geo import COUNTRIES, daily_curve_factor
+from producer.rate import RateShape, parse_duration, parse_rate, parse_shape
+
+__all__ = [
+    "ENV_PREFIX",
+    "SETTINGS",
+    "SINKS",
+    "Setting",
+    "Settings",
+    "parse_timestamp",
+    "resolve",
+]
+
+ENV_PREFIX = "NETFLIX_PRODUCER_"
+SINKS: tuple[str, ...] = ("lake", "stdout", "file", "null")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Setting:
+    """One setting: its flag, environment variable, default and meaning."""
+
+    name: str
+    flag: str
+    default: str | None
+    help: str
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(name="rate", flag="--rate", default="500/s", help="Target event rate: 500/s, 5k/s, 30000/min, 1M/h."),
+    Setting(name="shape", flag="--shape", default="constant",
+            help="Rate shape: constant, daily, ramp:500/s..5k/s:60s, steps:500/s,1k/s:30s."),
+    Setting(name="duration", flag="--duration", default=None,
+            help="Stop after this much (schedule) time: 30s, 10m, 1h."),
+    Setting(name="count", flag="--count", default=None, help="Stop after this many events."),
+    Setting(name="seed", flag="--seed", default=None,
+            help="Seed of the world and the sessions (random when unset; the summary shows it)."),
+    Setting(name="sink", flag="--sink", default="lake", help="Where events go: " + ", ".join(SINKS) + "."),
+    Setting(name="lake_dir", flag="--lake-dir", default="./lake", help="Root of the local lake (the 'bucket')."),
+    Setting(name="stream", flag="--stream", default="netflix-events",
+            help="Delivery stream name (used in lake object names)."),
+    Setting(name="prefix", flag="--prefix",
+            default="netflix/ingest_year=!{timestamp:yyyy}/!{timestamp:MM/dd/HH}/",
+            help="S3 prefix of lake objects, with Firehose timestamp expressions."),
+    Setting(name="buffer_size", flag="--buffer-size", default="5MiB",
+            help="Lake buffering hint: object size (1MiB..128MiB)."),
+    Setting(name="buffer_interval", flag="--buffer-interval", default="300s",
+            help="Lake buffering hint: interval (0s..900s)."),
+    Setting(name="gzip", flag="--gzip", default="false", help="GZIP lake objects or the --out file."),
+    Setting(name="out", flag="--out", default=None, help="Output file of the file sink (.gz to compress)."),
+    Setting(name="start", flag="--start", default=None,
+            help="Simulated clock: start of the window, ISO-8601 UTC (e.g. 2026-01-27T00:00:00Z)."),
+    Setting(name="end", flag="--end", default=None, help="Simulated clock: end of the window (exclusive)."),
+    Setting(name="speed", flag="--speed", default="max",
+            help="Simulated clock speed: max (as fast as possible) or a factor such as 10x."),
+    Setting(name="accounts", flag="--accounts", default="250000",
+            help="Accounts in the population (1-5 profiles each, 2.3 on average)."),
+    Setting(name="titles", flag="--titles", default="16000", help="Titles in the catalog (films plus seasons)."),
+    Setting(name="linger", flag="--linger", default="1s", help="Longest wait before a partial batch is sent."),
+    Setting(name="batch_records", flag="--batch-records", default="500",
+            help="Records per batch (1..500, the PutRecordBatch limit)."),
+    Setting(name="dead_letter", flag="--dead-letter", default="dead-letters.ndjson",
+            help="File for records the sink did not accept (created only if needed)."),
+    Setting(name="summary_json", flag="--summary-json", default=None, help="Write the summary as JSON here."),
+    Setting(name="quiet", flag="--quiet", default="false", help="No live view and no summary table."),
+)  # fmt: skip
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything a run needs, resolved and checked."""
+
+    shape: RateShape
+    target_rate: float
+    duration_s: float | None = None
+    count: int | None = None
+    seed: int = 0
+    sink: str = "lake"
+    lake_dir: Path = Path("lake")
+    stream: str = "netflix-events"
+    prefix: str = "netflix/ingest_year=!{timestamp:yyyy}/!{timestamp:MM/dd/HH}/"
+    buffer_bytes: int = 5 * 1024 * 1024
+    buffer_interval_s: float = 300.0
+    gzip: bool = False
+    out: Path | None = None
+    start: float | None = None
+    end: float | None = None
+    speed: float | None = None
+    accounts: int = 250_000
+    titles: int = 16_000
+    linger_s: float = 1.0
+    batch_records: int = 500
+    tick_s: float = 0.01
+    dead_letter: Path = Path("dead-letters.ndjson")
+    summary_json: Path | None = None
+    quiet: bool = False
+
+
+def parse_timestamp(text: str, *, option: str) -> float:
+    """Parse an ISO-8601 timestamp (a date alone means midnight); naive means UTC."""
+    raw = text.strip()
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        msg = f"invalid {option} {text!r}: expected ISO-8601 UTC such as 2026-01-27T00:00:00Z"
+        raise ConfigError(msg) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def _parse_bool(text: str, option: str) -> bool:
+    t = text.strip().lower()
+    if t in ("1", "true", "yes", "on"):
+        return True
+    if t in ("0", "false", "no", "off", ""):
+        return False
+    msg = f"invalid {option} {text!r}: expected true or false"
+    raise ConfigError(msg)
+
+
+def _parse_int(text: str, option: str, *, minimum: int = 0) -> int:
+    try:
+        value = int(text.strip().replace("_", ""))
+    except ValueError:
+        msg = f"invalid {option} {text!r}: expected a whole number"
+        raise ConfigError(msg) from None
+    if value < minimum:
+        msg = f"invalid {option} {text!r}: must be at least {minimum}"
+        raise ConfigError(msg)
+    return value
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
+
+
+def _parse_size(text: str, option: str) -> int:
+    t = text.strip().lower()
+    num = t.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = t[len(num) :].strip()
+    try:
+        value = float(num) * _SIZE_UNITS[unit]
+    except (ValueError, KeyError):
+        msg = f"invalid {option} {text!r}: expected a size such as 5MiB or 128MiB"
+        raise ConfigError(msg) from None
+    return int(value)
+
+
+def _parse_speed(text: str, option: str) -> float | None:
+    t = text.strip().lower()
+    if t in ("max", "inf", "fast"):
+        return None
+    try:
+        value = float(t.removesuffix("x"))
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        msg = f"invalid {option} {text!r}: expected max or a factor such as 10x"
+        raise ConfigError(msg)
+    return value
+
+
+def _daily_curve() -> Callable[[float], float]:
+    weights = np.array([c.weight for c in COUNTRIES])
+    offsets = np.array([c.utc_offset_h for c in COUNTRIES])
+    return lambda epoch: daily_curve_factor(epoch, weights, offsets)
+
+
+def resolve(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    scenario: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Resolve every setting (flag > env > scenario > default) and check them together."""
+    env = os.environ if env is None else env
+    scenario = scenario or {}
+    unknown = set(flags) - set(_BY_NAME)
+    if unknown:
+        msg = f"unknown setting {sorted(unknown)[0]!r}"
+        raise ConfigError(msg)
+
+    def raw(name: str) -> tuple[str | None, str]:
+        """The winning text of a setting and where it came from (for messages)."""
+        s = _BY_NAME[name]
+        value = flags.get(name)
+        if value is not None:
+            return (str(value).lower() if isinstance(value, bool) else str(value)), s.flag
+        if s.env in env:
+            return env[s.env], s.env
+        if name in scenario and scenario[name] is not None:
+            v = scenario[name]
+            return (str(v).lower() if isinstance(v, bool) else str(v)), f"scenario key {name!r}"
+        return s.default, s.flag
+
+    rate_text, rate_src = raw("rate")
+    assert rate_text is not None
+    rate = parse_rate(rate_text, option=rate_src)
+    if rate <= 0:
+        msg = f"invalid {rate_src} {rate_text!r}: rate must be greater than zero"
+        raise ConfigError(msg)
+    shape_text, shape_src = raw("shape")
+    assert shape_text is not None
+    try:
+        shape = parse_shape(shape_text, rate, _daily_curve())
+    except ConfigError as exc:
+        msg = str(exc).replace("--shape", shape_src, 1)
+        raise ConfigError(msg) from None
+    target_rate = rate if shape.kind in ("constant", "daily") else shape.mean_rate
+
+    def opt(name: str, parse: Callable[[str, str], Any]) -> Any:
+        text, src = raw(name)
+        return None if text is None else parse(text, src)
+
+    duration = opt("duration", lambda t, o: parse_duration(t, option=o))
+    count = opt("count", lambda t, o: _parse_int(t, o, minimum=1))
+    seed_value = opt("seed", lambda t, o: _parse_int(t, o))
+    seed = seed_value if seed_value is not None else secrets.randbelow(2**31)
+    sink = opt("sink", lambda t, o: t.strip().lower())
+    if sink not in SINKS:
+        _, src = raw("sink")
+        msg = f"invalid {src} {sink!r}: expected one of " + ", ".join(SINKS)
+        raise ConfigError(msg)
+    start = opt("start", lambda t, o: parse_timestamp(t, option=o))
+    end = opt("end", lambda t, o: parse_timestamp(t, option=o))
+    speed = opt("speed", _parse_speed)
+    speed_text, speed_src = raw("speed")
+    if start is None:
+        if end is not None:
+            msg = "--end needs --start: a window is only valid with a simulated clock"
+            raise ConfigError(msg)
+        if speed_text not in (None, "max"):
+            msg = f"{speed_src} {speed_text!r} needs --start: realtime runs go at wall-clock pace"
+            raise ConfigError(msg)
+    if start is not None and end is not None and end <= start:
+        _, end_src = raw("end")
+        end_text, _ = raw("end")
+        start_text, _ = raw("start")
+        msg = f"invalid {end_src} {end_text!r}: not after --start {start_text!r}"
+        raise ConfigError(msg)
+    out = opt("out", lambda t, o: Path(t))
+    if sink == "file" and out is None:
+        msg = "--sink file needs --out PATH"
+        raise ConfigError(msg)
+    buffer_bytes = opt("buffer_size", _parse_size)
+    if not 1024**2 <= buffer_bytes <= 128 * 1024**2:
+        text, src = raw("buffer_size")
+        msg = f"invalid {src} {text!r}: Firehose buffering size is 1 MiB to 128 MiB"
+        raise ConfigError(msg)
+    interval_text, interval_src = raw("buffer_interval")
+    assert interval_text is not None
+    interval = 0.0 if interval_text.strip() in ("0", "0s") else parse_duration(interval_text, option=interval_src)
+    if not 0 <= interval <= 900:
+        msg = f"invalid {interval_src} {interval_text!r}: Firehose buffering interval is 0 to 900 seconds"
+        raise ConfigError(msg)
+    batch_records = opt("batch_records", lambda t, o: _parse_int(t, o, minimum=1))
+    if batch_records > 500:
+        text, src = raw("batch_records")
+        msg = f"invalid {src} {text!r}: PutRecordBatch takes at most 500 records"
+        raise ConfigError(msg)
+    return Settings(
+        shape=shape,
+        target_rate=target_rate,
+        duration_s=duration,
+        count=count,
+        seed=seed,
+        sink=sink,
+        lake_dir=opt("lake_dir", lambda t, o: Path(t)),
+        stream=opt("stream", lambda t, o: t),
+        prefix=opt("prefix", lambda t, o: t),
+        buffer_bytes=buffer_bytes,
+        buffer_interval_s=interval,
+        gzip=opt("gzip", _parse_bool),
+        out=out,
+        start=start,
+        end=end,
+        speed=speed,
+        accounts=opt("accounts", lambda t, o: _parse_int(t, o, minimum=1)),
+        titles=opt("titles", lambda t, o: _parse_int(t, o, minimum=2)),
+        linger_s=opt("linger", lambda t, o: parse_duration(t, option=o)),
+        batch_records=batch_records,
+        dead_letter=opt("dead_letter", lambda t, o: Path(t)),
+        summary_json=opt("summary_json", lambda t, o: Path(t)),
+        quiet=opt("quiet", _parse_bool),
+    )

@@ -1,0 +1,102 @@
+"""The live view (rich) and the end-of-run summary table."""
+
+from __future__ import annotations
+
+import time
+from typing import IO
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from producer.schema import EVENT_TYPES
+from producer.stats import RunStats, Summary
+
+__all__ = ["LiveView", "render_summary"]
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:,.1f} TB"
+
+
+class LiveView:
+    """A refreshing panel: target vs achieved rate, events, sessions, batches, bytes, errors."""
+
+    def __init__(self, *, destination: str, file: IO[str] | None = None) -> None:
+        self.destination = destination
+        self.console = Console(file=file, stderr=file is None)
+        self._live = Live(console=self.console, refresh_per_second=4, transient=False)
+        self._last: tuple[float, int] | None = None
+        self._rate = 0.0
+
+    def __enter__(self) -> LiveView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
+
+    def update(self, stats: RunStats) -> None:
+        """Show the latest counters."""
+        now = time.monotonic()
+        if self._last is not None and now > self._last[0]:
+            instant = (stats.generated - self._last[1]) / (now - self._last[0])
+            self._rate = instant if self._rate == 0 else 0.7 * self._rate + 0.3 * instant
+        self._last = (now, stats.generated)
+        self._live.update(self._render(stats), refresh=False)
+
+    def _render(self, s: RunStats) -> Table:
+        t = Table.grid(padding=(0, 2))
+        t.add_column(style="bold cyan", justify="right")
+        t.add_column()
+        pace = {"ok": "[green]on schedule[/]", "sink-bound": "[red]sink-bound: the sink cannot keep up[/]",
+                "cpu-bound": "[yellow]cpu-bound: generation cannot keep up[/]"}[s.pace]  # fmt: skip
+        t.add_row("netflix-producer", f"-> {self.destination}   seed {s.seed}   {s.clock} clock")
+        t.add_row("rate", f"target {s.target_rate:,.1f}/s   achieved {self._rate:,.1f}/s   {pace}")
+        if s.lag_s > 0.5:
+            t.add_row("behind", f"{s.lag_s:,.1f} s")
+        t.add_row(
+            "events",
+            f"{s.generated:,} generated   {s.delivered:,} delivered   "
+            f"{s.dead_lettered:,} dead-lettered   {s.failed:,} failed",
+        )
+        t.add_row("sessions", f"{s.active_sessions:,} playing   {s.viewers:,} viewers in the pool")
+        t.add_row("batches", f"{s.batches:,}   {_bytes(s.bytes_sent)}   elapsed {s.elapsed_s:,.1f} s")
+        total = max(int(s.event_types.sum()), 1)
+        mix = "  ".join(
+            f"{name} {int(c) * 100 / total:.0f}%" for name, c in zip(EVENT_TYPES, s.event_types, strict=True)
+        )
+        t.add_row("types", mix)
+        return t
+
+
+def render_summary(summary: Summary, console: Console) -> None:
+    """Print the end-of-run summary."""
+    t = Table(title="netflix-producer summary", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    rows: list[tuple[str, str]] = [
+        ("sink", summary.sink),
+        ("clock", f"{summary.clock}  {summary.start} .. {summary.end}"),
+        ("seed", str(summary.seed)),
+        ("generated", f"{summary.generated:,}"),
+        ("delivered", f"{summary.delivered:,}"),
+        ("dead-lettered", f"{summary.dead_lettered:,}"),
+        ("failed", f"{summary.failed:,}"),
+        ("target rate", f"{summary.target_rate:,.1f}/s"),
+        ("achieved rate", f"{summary.achieved_rate:,.1f}/s"),
+        ("elapsed", f"{summary.elapsed_s:,.2f} s"),
+        ("batches", f"{summary.batches:,}  ({_bytes(summary.bytes)})"),
+        ("stopped by", summary.stopped_by),
+    ]
+    for name, count in summary.event_types.items():
+        rows.append((f"  {name}", f"{count:,}"))
+    if summary.dead_letter_path:
+        rows.append(("dead letters", summary.dead_letter_path))
+    for k, v in rows:
+        t.add_row(k, v)
+    console.print(t)
