@@ -166,6 +166,44 @@ def world_export(out: Path, fmt: str, seed: str, accounts: str | None, titles: s
         click.echo(str(p))
 
 
+@cli.group("lake")
+def lake_group() -> None:
+    """Look at the local lake."""
+
+
+@lake_group.command("summary")
+@click.option("--lake-dir", "lake_dir", default=None, help="Root of the local lake [default: ./lake].")
+def lake_summary(lake_dir: str | None) -> None:
+    """Objects, records, event types and time range of what landed in the lake."""
+    from datetime import UTC, datetime
+
+    from rich.table import Table
+
+    from producer.inventory import scan_lake
+
+    settings = resolve({"lake_dir": lake_dir} if lake_dir else {})
+    inv = scan_lake(settings.lake_dir)
+    console = Console()
+
+    def iso(ts: float | None) -> str:
+        return "-" if ts is None else datetime.fromtimestamp(ts, tz=UTC).isoformat()
+
+    t = Table(title=f"lake {inv.root}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_row("objects", f"{inv.objects:,}  ({inv.bytes:,} bytes)")
+    t.add_row("records", f"{inv.records:,}")
+    t.add_row("malformed lines", f"{inv.malformed:,}")
+    t.add_row("event_ts range", f"{iso(inv.first_ts)} .. {iso(inv.last_ts)}")
+    for name, count in inv.event_types.most_common():
+        t.add_row(f"  {name}", f"{count:,}")
+    for prefix, count in sorted(inv.prefixes.items())[:10]:
+        t.add_row("prefix", f"{prefix}/  ({count} objects)")
+    console.print(t)
+    for line in inv.sample:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     if os.environ.get("NETFLIX_PRODUCER_DEBUG"):

@@ -276,7 +276,9 @@ def resolve(
         raise ConfigError(msg)
     interval_text, interval_src = raw("buffer_interval")
     assert interval_text is not None
-    interval = 0.0 if interval_text.strip() in ("0", "0s") else parse_duration(interval_text, option=interval_src)
+    interval = (
+        0.0 if interval_text.strip() in ("0", "0s") else parse_duration(interval_text, option=interval_src)
+    )
     if not 0 <= interval <= 900:
         msg = f"invalid {interval_src} {interval_text!r}: Firehose buffering interval is 0 to 900 seconds"
         raise ConfigError(msg)

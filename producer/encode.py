@@ -13,8 +13,7 @@ from producer.sessions import EventBlock
 __all__ = ["encode_block"]
 
 _TEMPLATE = (
-    '{"event_id":"%s",%s"event_type":"%s","event_ts":%.3f,"position_ms":%d,'
-    '%s"bitrate_kbps":%d,"seq":%d}\n'
+    '{"event_id":"%s",%s"event_type":"%s","event_ts":%.3f,"position_ms":%d,%s"bitrate_kbps":%d,"seq":%d}\n'
 )
 
 

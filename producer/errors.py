@@ -25,4 +25,12 @@ class ConfigError(ProducerError):
 
 
 class SinkError(ProducerError):
-    """A sink cannot accept records (unwritable directory, full disk, closed pipe...)."""
+    """A sink cannot accept records (unwritable directory, full disk, closed pipe...).
+
+    ``lost`` counts records the sink had already accepted (in earlier calls or in
+    this one) that it could not write: the runner moves them from delivered to failed.
+    """
+
+    def __init__(self, message: str, *, lost: int = 0) -> None:
+        super().__init__(message)
+        self.lost = lost

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -70,7 +69,9 @@ async def run(
     lake written during a backfill is named after simulated time).
     """
     clock = clock or SystemClock()
-    world = world or World(WorldConfig(seed=settings.seed, accounts=settings.accounts, titles=settings.titles))
+    world = world or World(
+        WorldConfig(seed=settings.seed, accounts=settings.accounts, titles=settings.titles)
+    )
     realtime = settings.start is None
     start_epoch = clock.epoch() if settings.start is None else settings.start
     schedule = settings.shape.bind(start_epoch)
@@ -88,7 +89,6 @@ async def run(
         clock="realtime" if realtime else "simulated",
     )
     started = clock.monotonic()
-    wall_started = time.perf_counter()
     stopped_by = "count"
     error: str | None = None
     last_observed = -math.inf
@@ -100,17 +100,18 @@ async def run(
     emitted = 0
 
     async def send(batch: list[bytes]) -> None:
-        t0 = time.perf_counter()
+        t0 = clock.monotonic()
         try:
             result = await the_sink.send_batch(batch)
         except SinkError as exc:
-            lost = getattr(exc, "lost", len(batch))
-            # Records accepted by earlier calls but lost with this buffer are no longer delivered.
-            stats.delivered -= max(0, lost - len(batch))
+            # The batch itself was not delivered; records accepted by earlier calls but
+            # lost with the sink's buffer are no longer delivered either.
+            lost = max(exc.lost, len(batch))
+            stats.delivered -= lost - len(batch)
             stats.failed += lost
             raise
         finally:
-            stats.sink_seconds += time.perf_counter() - t0
+            stats.sink_seconds += clock.monotonic() - t0
         stats.batches += 1
         stats.delivered += result.delivered
         stats.bytes_sent += sum(len(r) for r in batch)
@@ -153,7 +154,7 @@ async def run(
             now = clock.monotonic()
             if observer is not None and now - last_observed >= observe_every_s:
                 last_observed = now
-                _refresh(stats, generator, pacer, emitted, now - started, wall_started)
+                _refresh(stats, generator, pacer, emitted, now - started)
                 observer(stats)
             if pacer.speed is None:
                 # Let signal handlers and other tasks run between bursts.
@@ -171,7 +172,7 @@ async def run(
         try:
             await the_sink.aclose()
         except SinkError as exc:
-            lost = getattr(exc, "lost", 0)
+            lost = exc.lost
             stats.delivered -= lost
             stats.failed += lost
             if error is None:
@@ -183,7 +184,7 @@ async def run(
     unsent = stats.generated - stats.delivered - stats.dead_lettered - stats.failed
     stats.failed += max(0, unsent)
     elapsed = clock.monotonic() - started
-    _refresh(stats, generator, pacer, emitted, elapsed, wall_started)
+    _refresh(stats, generator, pacer, emitted, elapsed)
     if observer is not None:
         observer(stats)
     span = (event_clock.latest - start_epoch) if emitted > 1 else 0.0
@@ -239,14 +240,13 @@ def _refresh(
     pacer: Pacer,
     emitted: int,
     elapsed: float,
-    wall_started: float,
 ) -> None:
     stats.elapsed_s = elapsed
     stats.active_sessions = generator.active_sessions
     stats.viewers = generator.active_slots
     stats.lag_s = pacer.lag_s(emitted)
-    wall = max(time.perf_counter() - wall_started, 1e-9)
     if stats.lag_s > 0.5:
-        stats.pace = "sink-bound" if stats.sink_seconds / wall > 0.5 else "cpu-bound"
+        busy = stats.sink_seconds / max(elapsed, 1e-9)
+        stats.pace = "sink-bound" if busy > 0.5 else "cpu-bound"
     else:
         stats.pace = "ok"

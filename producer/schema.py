@@ -17,6 +17,7 @@ __all__ = [
     "RAW_FIELDS",
     "EventType",
     "Field",
+    "markdown_table",
 ]
 
 
@@ -160,3 +161,15 @@ PROCESSED_FIELDS: tuple[Field, ...] = (
         description="UTC date of event_ts: the partition key.",
     ),
 )
+
+
+def markdown_table(fields: tuple[Field, ...]) -> str:
+    """The data dictionary of ``fields`` as a Markdown table (docs/data_model.md embeds it)."""
+    lines = [
+        "| column | JSON type | Athena type | nullable | description |",
+        "|---|---|---|---|---|",
+    ]
+    for f in fields:
+        nullable = "yes" if f.nullable else "no"
+        lines.append(f"| `{f.name}` | {f.json_type} | {f.athena_type} | {nullable} | {f.description} |")
+    return "\n".join(lines)

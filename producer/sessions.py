@@ -41,7 +41,19 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 #: Netflix's fixed H.264 ladder (Tech Blog 2015) plus the 4K top rung (7 GB/h).
-BITRATE_LADDER_KBPS: tuple[int, ...] = (235, 375, 560, 750, 1050, 1750, 2350, 3000, 4300, 5800, 15600)
+BITRATE_LADDER_KBPS: tuple[int, ...] = (
+    235,
+    375,
+    560,
+    750,
+    1050,
+    1750,
+    2350,
+    3000,
+    4300,
+    5800,
+    15600,
+)
 _LADDER = np.asarray(BITRATE_LADDER_KBPS, dtype=np.int64)
 
 # Slot states.
@@ -64,7 +76,13 @@ class SessionParams:
 
     #: Pauses per viewing hour, by device (plausible, unsourced: TV 0.8, handhelds 1.5).
     pause_rate_per_h: dict[str, float] = field(
-        default_factory=lambda: {"tv": 0.8, "console": 0.8, "web": 1.5, "mobile": 1.5, "tablet": 1.5}
+        default_factory=lambda: {
+            "tv": 0.8,
+            "console": 0.8,
+            "web": 1.5,
+            "mobile": 1.5,
+            "tablet": 1.5,
+        }
     )
     pause_median_s: float = 90.0
     pause_sigma: float = 1.3
@@ -180,11 +198,13 @@ class SessionGenerator:
         old = self._cap
         if capacity <= old and old:
             return
+
         def grow(a: npt.NDArray[Any] | None, dtype: type, fill: object) -> npt.NDArray[Any]:
-            new = np.full(capacity, fill, dtype=dtype)
+            new: npt.NDArray[Any] = np.full(capacity, fill, dtype=dtype)
             if a is not None and old:
                 new[:old] = a[:old]
             return new
+
         g = getattr
         self.due = grow(g(self, "due", None), np.float64, np.inf)
         self.last_ts = grow(g(self, "last_ts", None), np.float64, 0.0)
@@ -322,7 +342,9 @@ class SessionGenerator:
         rng = self._rng
         lam_pause = self._pause_rate[self.device[slots]]
         lam_seek = np.full(n, p.seek_rate_per_h / _HOUR_MS)
-        lam_buf = np.where(self.poor[slots], p.rebuffer_rate_per_h_poor, p.rebuffer_rate_per_h_good) / _HOUR_MS
+        lam_buf = (
+            np.where(self.poor[slots], p.rebuffer_rate_per_h_poor, p.rebuffer_rate_per_h_good) / _HOUR_MS
+        )
         lam = lam_pause + lam_seek + lam_buf
         dwell = rng.exponential(1.0, n) / lam
         remaining = np.maximum(self.stop_pos[slots] - self.pos[slots], 0.0)
@@ -385,7 +407,9 @@ class SessionGenerator:
 
     def _burn_in(self, until: float, pool: int) -> None:
         """Advance the pool in its own (natural) time up to ``until``, recording nothing."""
-        r = max(1, min(self.MAX_ROUND, pool // 8))
+        # Small rounds (a slot emits once per round), so quick chains such as a seek
+        # and its stall keep their timing while the pool settles.
+        r = max(16, min(self.MAX_ROUND, pool // 64))
         t = -math.inf
         while True:
             idx = self._select(r)
@@ -399,10 +423,7 @@ class SessionGenerator:
     def _select(self, n: int) -> IntArray:
         """The ``n`` slots due first, in due order (ties by slot, for determinism)."""
         due = self.due
-        if n < len(due):
-            idx = np.argpartition(due, n - 1)[:n]
-        else:
-            idx = np.arange(len(due))
+        idx = np.argpartition(due, n - 1)[:n] if n < len(due) else np.arange(len(due))
         order = np.lexsort((idx, due[idx]))
         return np.asarray(idx[order], dtype=np.int64)
 
@@ -447,7 +468,13 @@ class SessionGenerator:
         self._control(at, rate)
         # Rounds cover ~0.1 s of schedule (at least 16 events, so low rates stay cheap);
         # a viewer emits at most once per round, so a round is at most a quarter of the pool.
-        n = int(min(self.MAX_ROUND, max(16, math.ceil(rate * self.ROUND_S)), max(1, self.active_slots // 4)))
+        n = int(
+            min(
+                self.MAX_ROUND,
+                max(16, math.ceil(rate * self.ROUND_S)),
+                max(1, self.active_slots // 4),
+            )
+        )
         ts = self.schedule.times(k0, n)
         idx = self._select(n)
         self.next_event = k0 + n

@@ -104,7 +104,10 @@ class WorldConfig:
         if self.popularity not in ("lognormal", "zipf"):
             msg = f"invalid catalog.popularity: {self.popularity!r} (expected lognormal or zipf)"
             raise ConfigError(msg)
-        for name, value in (("film_share", self.film_share), ("series_play_share", self.series_play_share)):
+        for name, value in (
+            ("film_share", self.film_share),
+            ("series_play_share", self.series_play_share),
+        ):
             if not 0.0 <= value <= 1.0:
                 msg = f"invalid catalog.{name}: {value} (must be within [0, 1])"
                 raise ConfigError(msg)
@@ -143,12 +146,12 @@ class TitleCatalog:
             weight = rng.lognormal(0.0, config.popularity_sigma, n)
         else:
             ranks = rng.permutation(n) + 1.0
-            weight = ranks ** -config.zipf_exponent
+            weight = np.asarray(ranks**-config.zipf_exponent, dtype=np.float64)
         # Rescale so films and series get their share of plays.
         film_w = np.where(self.is_film, weight, 0.0)
         series_w = np.where(self.is_film, 0.0, weight)
         share = config.series_play_share if n_seasons else 0.0
-        self.title_weight = film_w / film_w.sum() * (1.0 - share)
+        self.title_weight: FloatArray = np.asarray(film_w / film_w.sum() * (1.0 - share), dtype=np.float64)
         if n_seasons:
             self.title_weight += series_w / series_w.sum() * share
         self.title_cdf = np.cumsum(self.title_weight)
@@ -174,9 +177,9 @@ class TitleCatalog:
             self.season_number[chunk] = np.arange(1, k + 1)
             # A show has one genre and one first-release year.
             self.genre_index[chunk] = self.genre_index[chunk[0]]
-            self.release_year[chunk] = np.minimum(
-                2026, self.release_year[chunk[0]] + np.arange(k)
-            ).astype(np.int16)
+            self.release_year[chunk] = np.minimum(2026, self.release_year[chunk[0]] + np.arange(k)).astype(
+                np.int16
+            )
             show += 1
             i += k
         self.n_shows = show
@@ -188,9 +191,9 @@ class TitleCatalog:
         total = int(episodes.sum())
         self.n_playables = total
         self.playable_title = np.repeat(np.arange(n), episodes).astype(np.int32)
-        self.episode_number = (
-            np.arange(total) - np.repeat(self.first_playable, episodes) + 1
-        ).astype(np.int16)
+        self.episode_number = (np.arange(total) - np.repeat(self.first_playable, episodes) + 1).astype(
+            np.int16
+        )
         # Event title ids look like Netflix's: 8-digit numbers.
         self.playable_id = (80_000_000 + np.arange(total)).astype(np.int64)
 
@@ -294,9 +297,9 @@ class Population:
         self.n_accounts = n
         # Accounts sorted by country: each country owns a contiguous block of accounts
         # and therefore of profiles.
-        country_of_account = np.sort(
-            rng.choice(len(countries), size=n, p=self.country_weight)
-        ).astype(np.int16)
+        country_of_account = np.sort(rng.choice(len(countries), size=n, p=self.country_weight)).astype(
+            np.int16
+        )
         self.account_country = country_of_account
         ppa = _normalise(config.profiles_per_account, "population.profiles_per_account")
         if len(ppa) > 5:
@@ -407,8 +410,7 @@ class World:
             "title_id": cat.playable_id.tolist(),
             "title_index": list(pt),
             "title_name": [
-                names[t] if f else f"{names[t]}: Episode {e}"
-                for t, e, f in zip(pt, ep, film, strict=True)
+                names[t] if f else f"{names[t]}: Episode {e}" for t, e, f in zip(pt, ep, film, strict=True)
             ],
             "kind": ["film" if f else "episode" for f in film],
             "episode_number": [0 if f else e for e, f in zip(ep, film, strict=True)],

@@ -25,7 +25,8 @@ def test_parse_rate_rejects_garbage_with_the_option_and_value(text: str) -> None
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("30s", 30.0), ("10m", 600.0), ("1h", 3600.0), ("1h30m", 5400.0), ("500ms", 0.5), ("2d", 172800.0), ("12", 12.0)],
+    [("30s", 30.0), ("10m", 600.0), ("1h", 3600.0), ("1h30m", 5400.0),
+     ("500ms", 0.5), ("2d", 172800.0), ("12", 12.0)],
 )  # fmt: skip
 def test_parse_duration(text: str, expected: float) -> None:
     assert parse_duration(text) == pytest.approx(expected)

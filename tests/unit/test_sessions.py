@@ -17,7 +17,9 @@ START = 1_790_000_000.0
 
 
 def generate(world: World, n: int, *, seed: int = 1, rate: float = 200.0, warm: bool = True) -> list[bytes]:
-    gen = SessionGenerator(world, constant(rate).bind(START), seed=seed, params=SessionParams(warm_start=warm))
+    gen = SessionGenerator(
+        world, constant(rate).bind(START), seed=seed, params=SessionParams(warm_start=warm)
+    )
     out: list[bytes] = []
     while len(out) < n:
         out.extend(encode_block(gen.next_block()))
@@ -84,9 +86,12 @@ def _check_session_invariants(events: list[dict], duration_ms: int, *, cold: boo
             assert cur["event_type"] in ("RESUME", "BUFFER_END", "PLAY_STOP")
             if cur["event_type"] != "SEEK":
                 assert moved == 0
-        if prev["event_type"] in PLAYING_AFTER and cur["event_type"] in ("PAUSE", "BUFFER_START"):
-            if cur["position_ms"] < duration_ms:
-                assert moved == pytest.approx(elapsed_ms, abs=2.0)
+        if (
+            prev["event_type"] in PLAYING_AFTER
+            and cur["event_type"] in ("PAUSE", "BUFFER_START")
+            and cur["position_ms"] < duration_ms
+        ):
+            assert moved == pytest.approx(elapsed_ms, abs=2.0)
         if prev["event_type"] in PLAYING_AFTER and cur["event_type"] == "PLAY_STOP":
             assert -2.0 <= moved <= elapsed_ms + 2.0
         if prev["event_type"] == "BUFFER_START":

@@ -80,9 +80,9 @@ def test_a_million_profiles_build_quickly_and_small() -> None:
 
 
 def test_bad_world_config_names_the_key() -> None:
-    with pytest.raises(ConfigError, match="population.accounts"):
+    with pytest.raises(ConfigError, match=r"population\.accounts"):
         WorldConfig(accounts=0)
-    with pytest.raises(ConfigError, match="catalog.popularity"):
+    with pytest.raises(ConfigError, match=r"catalog\.popularity"):
         WorldConfig(popularity="pareto")
     with pytest.raises(ConfigError, match="unknown country 'XX'"):
         World(WorldConfig(accounts=10, titles=10, country_weights={"XX": 1.0}))
@@ -92,14 +92,19 @@ def test_bad_world_config_names_the_key() -> None:
 def test_world_export_writes_dimension_tables(tmp_path, fmt: str) -> None:
     world = World(WorldConfig(seed=9, accounts=2_000, titles=300))
     paths = world.export(tmp_path, fmt)
-    assert sorted(p.name for p in paths) == sorted(f"{t}.{fmt}" for t in ("titles", "playables", "accounts", "profiles"))
+    assert sorted(p.name for p in paths) == sorted(
+        f"{t}.{fmt}" for t in ("titles", "playables", "accounts", "profiles")
+    )
     if fmt == "parquet":
         playables = pq.read_table(tmp_path / "playables.parquet").to_pydict()
         accounts = pq.read_table(tmp_path / "accounts.parquet").to_pydict()
     else:
         with (tmp_path / "playables.csv").open() as fh:
             rows = list(csv.DictReader(fh))
-        playables = {"title_id": [int(r["title_id"]) for r in rows], "title_name": [r["title_name"] for r in rows]}
+        playables = {
+            "title_id": [int(r["title_id"]) for r in rows],
+            "title_name": [r["title_name"] for r in rows],
+        }
         with (tmp_path / "accounts.csv").open() as fh:
             arows = list(csv.DictReader(fh))
         accounts = {"email": [r["email"] for r in arows]}

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import producer
+from producer.cli import cli
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, list(args), env=env or {}, catch_exceptions=False)
+
+
+def test_public_api_is_sorted_and_importable() -> None:
+    assert producer.__all__ == sorted(producer.__all__)
+    for name in producer.__all__:
+        assert hasattr(producer, name), name
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--rate", "fast"], "invalid --rate 'fast'"),
+        (["--rate", "-5/s"], "invalid --rate '-5/s'"),
+        (["--shape", "zigzag"], "invalid --shape 'zigzag'"),
+        (["--duration", "soon"], "invalid --duration 'soon'"),
+        (["--count", "many"], "invalid --count 'many'"),
+        (["--start", "yesterday"], "invalid --start 'yesterday'"),
+        (
+            ["--start", "2026-01-02", "--end", "2026-01-01"],
+            "invalid --end '2026-01-01': not after --start",
+        ),
+        (["--end", "2026-01-02"], "--end needs --start"),
+        (["--speed", "10x"], "--speed '10x' needs --start"),
+        (["--sink", "kafka"], "invalid --sink 'kafka'"),
+        (["--sink", "file"], "--sink file needs --out"),
+        (["--batch-records", "501"], "PutRecordBatch takes at most 500 records"),
+        (["--buffer-size", "200MiB"], "Firehose buffering size is 1 MiB to 128 MiB"),
+    ],
+)
+def test_bad_input_is_one_line_naming_option_and_value(args: list[str], expected: str, tmp_path) -> None:
+    result = invoke("run", "--lake-dir", str(tmp_path / "lake"), *args)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert expected in lines[0]
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "lake").exists(), "nothing is written for bad input"
+
+
+def test_environment_variables_are_read_and_flags_win(tmp_path) -> None:
+    result = invoke("run", env={"NETFLIX_PRODUCER_RATE": "nope"})
+    assert result.exit_code == 1
+    assert "invalid NETFLIX_PRODUCER_RATE 'nope'" in result.output
+    out = tmp_path / "s.json"
+    result = invoke(
+        "run", "--rate", "1k/s", "--count", "50", "--sink", "null", "--summary-json", str(out),
+        "--start", "2026-01-01", "--quiet",
+        env={"NETFLIX_PRODUCER_RATE": "nope", "NETFLIX_PRODUCER_SEED": "77"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())
+    assert summary["seed"] == 77 and summary["target_rate"] == 1000.0 and summary["generated"] == 50
+
+
+def test_unwritable_lake_directory_is_one_line(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = invoke("run", "--lake-dir", str(blocker / "lake"), "--count", "10", "--quiet")
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert "not writable" in result.output
+
+
+def test_stdout_sink_writes_pure_ndjson() -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["run", "--sink", "stdout", "--count", "100", "--start", "2026-01-01", "--seed", "3"],
+        env={},
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 100
+    assert all(json.loads(line)["event_type"] for line in lines)
+
+
+def test_world_export_cli(tmp_path) -> None:
+    result = invoke(
+        "world",
+        "export",
+        "--out",
+        str(tmp_path / "dims"),
+        "--format",
+        "csv",
+        "--accounts",
+        "500",
+        "--titles",
+        "50",
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "dims").iterdir()) == [
+        "accounts.csv", "playables.csv", "profiles.csv", "titles.csv",
+    ]  # fmt: skip
+    bad = invoke("world", "export", "--out", str(tmp_path / "x"), "--format", "xml")
+    assert bad.exit_code == 1 and "invalid --format 'xml'" in bad.output
