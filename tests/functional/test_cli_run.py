@@ -1,0 +1,127 @@
+"""The real command, in a real process, writing a real lake."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+KEY_RE = re.compile(
+    r"^netflix/ingest_year=(\d{4})/(\d{2})/(\d{2})/(\d{2})/"
+    r"netflix-events-1-(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.gz)?$"
+)
+
+
+def producer(*args: str, **kwargs) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "producer", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        **kwargs,
+    )
+
+
+def lake_objects(root: Path) -> dict[str, bytes]:
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not p.name.startswith("."):
+            data = p.read_bytes()
+            out[str(p.relative_to(root))] = gzip.decompress(data) if p.suffix == ".gz" else data
+    return out
+
+
+def test_realtime_run_at_500_per_second_into_the_lake(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    summary_path = tmp_path / "summary.json"
+    proc = producer(
+        "run", "--rate", "500/s", "--duration", "3s", "--lake-dir", str(lake),
+        "--seed", "21", "--summary-json", str(summary_path), "--buffer-interval", "1s",
+    )  # fmt: skip
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    summary = json.loads(summary_path.read_text())
+    assert summary["generated"] == summary["delivered"] == 1500
+    assert summary["dead_lettered"] == summary["failed"] == 0
+    assert abs(summary["achieved_rate"] - 500) / 500 < 0.02
+    assert sum(summary["event_types"].values()) == 1500
+    objects = lake_objects(lake)
+    assert objects, "the lake holds objects"
+    lines = [line for data in objects.values() for line in data.splitlines()]
+    assert len(lines) == summary["delivered"]
+    for key in objects:
+        m = KEY_RE.match(key)
+        assert m, key
+        # The hour folders and the file-name timestamp agree (both UTC, same instant).
+        assert m.group(1, 2, 3, 4) == m.group(5, 6, 7, 8)
+    events = [json.loads(line) for line in lines]
+    start = datetime.fromisoformat(summary["start"].replace("Z", "+00:00")).timestamp()
+    assert all(start <= e["event_ts"] < start + 3.0 for e in events)
+    assert len({e["event_id"] for e in events}) == 1500
+    assert not list(lake.rglob(".*")), "no temporary files remain"
+
+
+def test_ctrl_c_flushes_writes_the_summary_and_exits_cleanly(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    summary_path = tmp_path / "summary.json"
+    proc = producer(
+        "run", "--rate", "1k/s", "--lake-dir", str(lake), "--seed", "4",
+        "--summary-json", str(summary_path),
+    )  # fmt: skip
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+    summary = json.loads(summary_path.read_text())
+    assert summary["stopped_by"] == "interrupt"
+    assert summary["generated"] > 500
+    assert summary["generated"] == summary["delivered"]
+    lines = sum(len(d.splitlines()) for d in lake_objects(lake).values())
+    assert lines == summary["delivered"]
+
+
+def test_backfill_of_a_simulated_window_lands_in_its_hours_gzipped(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    summary_path = tmp_path / "summary.json"
+    proc = producer(
+        "run", "--start", "2026-01-27T00:00:00Z", "--end", "2026-01-27T03:00:00Z", "--rate", "20/s",
+        "--lake-dir", str(lake), "--gzip", "--buffer-interval", "60s", "--seed", "8",
+        "--summary-json", str(summary_path), "--quiet",
+    )  # fmt: skip
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    summary = json.loads(summary_path.read_text())
+    assert summary["generated"] == summary["delivered"] == 20 * 3 * 3600
+    objects = lake_objects(lake)
+    hours = {KEY_RE.match(k).group(4) for k in objects}  # type: ignore[union-attr]
+    assert hours == {"00", "01", "02"}
+    assert all(k.endswith(".gz") for k in objects)
+    total = 0
+    for key, data in objects.items():
+        m = KEY_RE.match(key)
+        assert m
+        key_ts = datetime(*map(int, m.group(5, 6, 7, 8, 9, 10)), tzinfo=UTC).timestamp()
+        ts = [json.loads(line)["event_ts"] for line in data.splitlines()]
+        total += len(ts)
+        # Objects are cut by the 60 s interval, in simulated time, and named after their
+        # oldest record's arrival: every record is within a buffer interval of the name.
+        assert min(ts) <= key_ts + 1.0
+        assert max(ts) <= key_ts + 61.0 + 1.0
+    assert total == summary["delivered"]
+
+
+def test_python_dash_m_and_version() -> None:
+    proc = producer("--version")
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert out.decode().startswith("netflix-producer")
