@@ -2,7 +2,7 @@
 
 Field order follows :data:`producer.schema.RAW_FIELDS`. A session's constant
 fields are pre-rendered once when it starts (see ``EventBlock.head``/``tail``), so
-each event costs one string format.
+each event costs one bytes format.
 """
 
 from __future__ import annotations
@@ -12,15 +12,17 @@ from producer.sessions import EventBlock
 
 __all__ = ["encode_block"]
 
+# Bytes formatting end to end: about twice as fast as formatting str and encoding.
 _TEMPLATE = (
-    '{"event_id":"%s",%s"event_type":"%s","event_ts":%.3f,"position_ms":%d,%s"bitrate_kbps":%d,"seq":%d}\n'
+    b'{"event_id":"%s",%s"event_type":"%s","event_ts":%.3f,"position_ms":%d,%s"bitrate_kbps":%d,"seq":%d}\n'
 )
+_NAMES = tuple(name.encode() for name in EVENT_TYPES)
 
 
 def encode_block(block: EventBlock) -> list[bytes]:
     """The NDJSON records of a block, one ``bytes`` per event, in order."""
     fmt = _TEMPLATE.__mod__
-    names = EVENT_TYPES
+    names = _NAMES
     rows = zip(
         block.event_id,
         block.head,
@@ -32,4 +34,4 @@ def encode_block(block: EventBlock) -> list[bytes]:
         block.seq.tolist(),
         strict=True,
     )
-    return [fmt(row).encode() for row in rows]
+    return list(map(fmt, rows))

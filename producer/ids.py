@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["uuid_strings"]
+__all__ = ["uuid_bytes", "uuid_strings"]
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -27,8 +27,8 @@ def _splitmix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return np.asarray(z ^ (z >> np.uint64(31)), dtype=np.uint64)
 
 
-def uuid_strings(key: int, counters: npt.NDArray[np.int64]) -> list[str]:
-    """UUID v4 strings for each counter, keyed by ``key`` (e.g. a hash of seed and stream)."""
+def uuid_bytes(key: int, counters: npt.NDArray[np.int64]) -> list[bytes]:
+    """UUID v4 text (ASCII bytes) for each counter, keyed by ``key`` (a hash of seed and stream)."""
     n = len(counters)
     if n == 0:
         return []
@@ -48,5 +48,10 @@ def uuid_strings(key: int, counters: npt.NDArray[np.int64]) -> list[str]:
     digits[:, 1::2] = _HEX[raw & 15]
     text = np.full((n, 36), ord("-"), dtype=np.uint8)
     text[:, _DIGIT_COLS] = digits
-    s = text.tobytes().decode("ascii")
-    return [s[i : i + 36] for i in range(0, 36 * n, 36)]
+    out: list[bytes] = text.view("S36").ravel().tolist()
+    return out
+
+
+def uuid_strings(key: int, counters: npt.NDArray[np.int64]) -> list[str]:
+    """Like :func:`uuid_bytes`, as ``str``."""
+    return [b.decode("ascii") for b in uuid_bytes(key, counters)]

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from producer.geo import local_activity
-from producer.ids import uuid_strings
+from producer.ids import uuid_bytes
 from producer.rate import Schedule
 from producer.schema import DEVICE_TYPES, EventType
 from producer.world import World
@@ -130,13 +130,14 @@ class EventBlock:
     position_ms: IntArray
     bitrate_kbps: IntArray
     seq: IntArray
-    event_id: list[str]
+    #: UUID text, ASCII bytes.
+    event_id: list[bytes]
     #: Per event, the session's constant JSON fields before ``event_type``:
     #: ``"session_id":...,"user_id":...,"profile_id":...,"title_id":...,``
-    head: list[str]
+    head: list[bytes]
     #: Per event, the constant fields after ``position_ms``:
     #: ``"device_type":...,"country":...,"app_version":...,``
-    tail: list[str]
+    tail: list[bytes]
 
     def __len__(self) -> int:
         return len(self.event_ts)
@@ -177,9 +178,18 @@ class SessionGenerator:
         # Device ceilings into the ladder (index): TV/console/web 5800, tablet 3000,
         # mobile 1050 (cellular share) or 3000; premium TVs reach the 4K rung.
         self._ceiling = np.array([9, 9, 9, 5, 7], dtype=np.int64)
-        self._device_codes = [f'"device_type":"{d}",' for d in DEVICE_TYPES]
-        self._country_codes = [f'"country":"{c}",' for c in pop.country_codes]
-        self._app_codes = [f'"app_version":"{a}",' for a in pop.app_versions]
+        # Every (device, country, app version) JSON fragment, rendered once.
+        self._n_countries = len(pop.country_codes)
+        self._n_apps = len(pop.app_versions)
+        self._tails = np.array(
+            [
+                f'"device_type":"{d}","country":"{c}","app_version":"{a}",'.encode()
+                for d in DEVICE_TYPES
+                for c in pop.country_codes
+                for a in pop.app_versions
+            ],
+            dtype=object,
+        )
         # Mean seconds between a viewer's events, learnt as the run goes; the prior
         # comes from a short calibration so the first minutes are already in balance.
         self.mean_gap_s = self._calibrate()
@@ -222,8 +232,8 @@ class SessionGenerator:
         self.episodes = grow(g(self, "episodes", None), np.int64, 0)
         self.stall_s = grow(g(self, "stall_s", None), np.float64, 0.0)
         self.seek_stall = grow(g(self, "seek_stall", None), bool, False)
-        self.head = grow(g(self, "head", None), object, "")
-        self.tail = grow(g(self, "tail", None), object, "")
+        self.head = grow(g(self, "head", None), object, b"")
+        self.tail = grow(g(self, "tail", None), object, b"")
         self._cap = capacity
 
     @property
@@ -298,24 +308,16 @@ class SessionGenerator:
 
         serial = np.arange(self._sessions_started, self._sessions_started + n, dtype=np.int64)
         self._sessions_started += n
-        sids = uuid_strings(self._session_key, serial)
+        sids = uuid_bytes(self._session_key, serial)
         profiles = self.profile[slots]
         users = pop.account_user_id[pop.profile_account[profiles]].tolist()
         pidx = pop.profile_index[profiles].tolist()
         tids = cat.playable_id[playables].tolist()
-        dev = self._device_codes
-        ctry = self._country_codes
-        app = self._app_codes
-        countries = pop.profile_country[profiles].tolist()
-        apps = pop.profile_app[profiles].tolist()
-        devices = device.tolist()
-        self.head[slots] = [
-            f'"session_id":"{sid}","user_id":{u},"profile_id":{p},"title_id":{t},'
-            for sid, u, p, t in zip(sids, users, pidx, tids, strict=True)
-        ]
-        self.tail[slots] = [
-            dev[d] + ctry[c] + app[a] for d, c, a in zip(devices, countries, apps, strict=True)
-        ]
+        head = b'"session_id":"%s","user_id":%d,"profile_id":%d,"title_id":%d,'.__mod__
+        self.head[slots] = list(map(head, zip(sids, users, pidx, tids, strict=True)))
+        country = pop.profile_country[profiles].astype(np.int64)
+        app = pop.profile_app[profiles].astype(np.int64)
+        self.tail[slots] = self._tails[(device * self._n_countries + country) * self._n_apps + app]
 
     def _warm(self, slots: IntArray, at: float) -> None:
         """Put fresh sittings mid-flight at ``at``: playing (or paused), PLAY_START already past."""
@@ -382,9 +384,9 @@ class SessionGenerator:
         probe.max_concurrent = 1_000
         probe._pause_rate = self._pause_rate
         probe._ceiling = self._ceiling
-        probe._device_codes = self._device_codes
-        probe._country_codes = self._country_codes
-        probe._app_codes = self._app_codes
+        probe._tails = self._tails
+        probe._n_countries = self._n_countries
+        probe._n_apps = self._n_apps
         probe._sessions_started = 0
         probe._excess = 0
         probe._cap = 0
@@ -521,7 +523,7 @@ class SessionGenerator:
                 position_ms=pos.astype(np.int64),
                 bitrate_kbps=_LADDER[self.rung[idx]],
                 seq=self.seq[idx].copy(),
-                event_id=uuid_strings(self._event_key, ks),
+                event_id=uuid_bytes(self._event_key, ks),
                 head=self.head[idx].tolist(),
                 tail=self.tail[idx].tolist(),
             )
