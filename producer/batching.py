@@ -41,13 +41,16 @@ class Batcher:
         max_bytes: int = MAX_BATCH_BYTES,
         max_record_bytes: int = MAX_RECORD_BYTES,
         linger_s: float = 1.0,
+        hard_max_bytes: int = MAX_BATCH_BYTES,
+        hard_max_record_bytes: int = MAX_RECORD_BYTES,
     ) -> None:
         if not 1 <= max_records <= MAX_RECORDS_PER_BATCH:
             msg = f"records per batch must be within 1..{MAX_RECORDS_PER_BATCH}, got {max_records}"
             raise ValueError(msg)
+        # The hard limits are the API's (Firehose by default); asking for more is capped.
         self.max_records = max_records
-        self.max_bytes = min(max_bytes, MAX_BATCH_BYTES)
-        self.max_record_bytes = min(max_record_bytes, MAX_RECORD_BYTES)
+        self.max_bytes = min(max_bytes, hard_max_bytes)
+        self.max_record_bytes = min(max_record_bytes, hard_max_record_bytes)
         self.linger_s = linger_s
         self._records: list[bytes] = []
         self._bytes = 0

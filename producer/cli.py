@@ -29,7 +29,7 @@ from producer.world import World, WorldConfig
 
 __all__ = ["main"]
 
-_FLAGS = {"quiet", "gzip"}
+_FLAGS = {"quiet", "gzip", "no_check"}
 
 
 def _settings_options(func: Callable[..., Any]) -> Callable[..., Any]:

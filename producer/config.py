@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from producer.errors import ConfigError
+from producer.faults import Quota, parse_quota
 from producer.geo import COUNTRIES, daily_curve_factor
 from producer.rate import RateShape, parse_duration, parse_rate, parse_shape
 
@@ -32,10 +33,11 @@ __all__ = [
     "Settings",
     "parse_timestamp",
     "resolve",
+    "settings_table",
 ]
 
 ENV_PREFIX = "NETFLIX_PRODUCER_"
-SINKS: tuple[str, ...] = ("lake", "stdout", "file", "null")
+SINKS: tuple[str, ...] = ("lake", "stdout", "file", "null", "firehose", "kinesis", "s3")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,7 +66,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(name="sink", flag="--sink", default="lake", help="Where events go: " + ", ".join(SINKS) + "."),
     Setting(name="lake_dir", flag="--lake-dir", default="./lake", help="Root of the local lake (the 'bucket')."),
     Setting(name="stream", flag="--stream", default="netflix-events",
-            help="Delivery stream name (used in lake object names)."),
+            help="Firehose delivery stream or Kinesis stream name (also in lake and S3 object names)."),
+    Setting(name="bucket", flag="--bucket", default=None, help="S3 sink: bucket, or s3://bucket/prefix."),
+    Setting(name="region", flag="--region", default=None, help="AWS region (default: the AWS SDK's resolution)."),
+    Setting(name="profile", flag="--profile", default=None, help="AWS profile of the shared config files."),
+    Setting(name="endpoint_url", flag="--endpoint-url", default=None,
+            help="AWS endpoint (e.g. a local moto server); AWS_ENDPOINT_URL also works."),
+    Setting(name="max_in_flight", flag="--max-in-flight", default="4", help="Calls in flight at once (1..64)."),
+    Setting(name="max_attempts", flag="--max-attempts", default="8",
+            help="Attempts per record before it is dead-lettered (1..50)."),
+    Setting(name="no_check", flag="--no-check", default="false",
+            help="Skip the start-up check of the stream or bucket (DescribeDeliveryStream...)."),
+    Setting(name="partition_key", flag="--partition-key", default="user_id",
+            help="Kinesis partition key: user_id, session_id or random."),
+    Setting(name="throttle_rate", flag="--throttle-rate", default="0",
+            help="Rehearsal: share of records answered as throttled (0..1)."),
+    Setting(name="call_failure_rate", flag="--call-failure-rate", default="0",
+            help="Rehearsal: share of calls failing whole with a 503 (0..1)."),
+    Setting(name="quota", flag="--quota", default=None,
+            help="Rehearsal: a simulated stream quota, e.g. 1MiB/s or 1000rec/s; excess is throttled."),
+    Setting(name="manifest", flag="--manifest", default=None,
+            help="Write the event_id of every accepted event here, for 'netflix-producer verify'."),
     Setting(name="prefix", flag="--prefix",
             default="netflix/ingest_year=!{timestamp:yyyy}/!{timestamp:MM/dd/HH}/",
             help="S3 prefix of lake objects, with Firehose timestamp expressions."),
@@ -94,6 +116,15 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
+def settings_table() -> str:
+    """The settings as a Markdown table (the README embeds it; a test keeps them equal)."""
+    rows = ["| flag | environment variable | default | meaning |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        default = "" if s.default is None else f"`{s.default}`"
+        rows.append(f"| `{s.flag}` | `{s.env}` | {default} | {s.help} |")
+    return "\n".join(rows)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything a run needs, resolved and checked."""
@@ -120,6 +151,18 @@ class Settings:
     batch_records: int = 500
     tick_s: float = 0.01
     dead_letter: Path = Path("dead-letters.ndjson")
+    bucket: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    max_in_flight: int = 4
+    max_attempts: int = 8
+    check: bool = True
+    partition_key: str = "user_id"
+    throttle_rate: float = 0.0
+    call_failure_rate: float = 0.0
+    quota: Quota | None = None
+    manifest: Path | None = None
     summary_json: Path | None = None
     quiet: bool = False
 
@@ -287,7 +330,47 @@ def resolve(
         text, src = raw("batch_records")
         msg = f"invalid {src} {text!r}: PutRecordBatch takes at most 500 records"
         raise ConfigError(msg)
+
+    def fraction(text: str, option: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0.0 <= value <= 1.0:
+            msg = f"invalid {option} {text!r}: expected a fraction within 0..1"
+            raise ConfigError(msg)
+        return value
+
+    def bounded(name: str, lo: int, hi: int) -> int:
+        text, src = raw(name)
+        value = _parse_int(text or "", src, minimum=lo)
+        if value > hi:
+            msg = f"invalid {src} {text!r}: must be at most {hi}"
+            raise ConfigError(msg)
+        return value
+
+    bucket = opt("bucket", lambda t, o: t.strip())
+    if sink == "s3" and not bucket:
+        msg = "--sink s3 needs --bucket BUCKET (or s3://bucket/prefix)"
+        raise ConfigError(msg)
+    partition_key = opt("partition_key", lambda t, o: t.strip())
+    if partition_key not in ("user_id", "session_id", "random"):
+        text, src = raw("partition_key")
+        msg = f"invalid {src} {text!r}: expected user_id, session_id or random"
+        raise ConfigError(msg)
     return Settings(
+        bucket=bucket,
+        region=opt("region", lambda t, o: t.strip()),
+        profile=opt("profile", lambda t, o: t.strip()),
+        endpoint_url=opt("endpoint_url", lambda t, o: t.strip()),
+        max_in_flight=bounded("max_in_flight", 1, 64),
+        max_attempts=bounded("max_attempts", 1, 50),
+        check=not opt("no_check", _parse_bool),
+        partition_key=partition_key,
+        throttle_rate=opt("throttle_rate", fraction),
+        call_failure_rate=opt("call_failure_rate", fraction),
+        quota=opt("quota", lambda t, o: parse_quota(t, option=o)),
+        manifest=opt("manifest", lambda t, o: Path(t)),
         shape=shape,
         target_rate=target_rate,
         duration_s=duration,

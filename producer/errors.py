@@ -6,6 +6,11 @@ catches only that base class and prints its message on one line.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from producer.sinks.base import BatchResult
+
 __all__ = [
     "ConfigError",
     "ProducerError",
@@ -29,8 +34,12 @@ class SinkError(ProducerError):
 
     ``lost`` counts records the sink had already accepted (in earlier calls or in
     this one) that it could not write: the runner moves them from delivered to failed.
+    A delivery sink that gives up on a batch (a non-retryable error, an endpoint gone)
+    sets ``result``: what it confirmed of that batch, with the rest as failures for
+    the dead-letter file. Either way the run stops.
     """
 
-    def __init__(self, message: str, *, lost: int = 0) -> None:
+    def __init__(self, message: str, *, lost: int = 0, result: BatchResult | None = None) -> None:
         super().__init__(message)
         self.lost = lost
+        self.result = result

@@ -54,8 +54,11 @@ class LiveView:
         t.add_column(style="bold cyan", justify="right")
         t.add_column()
         pace = {"ok": "[green]on schedule[/]", "sink-bound": "[red]sink-bound: the sink cannot keep up[/]",
+                "quota-bound": "[red]quota-bound: the destination is throttling[/]",
                 "cpu-bound": "[yellow]cpu-bound: generation cannot keep up[/]"}[s.pace]  # fmt: skip
-        t.add_row("netflix-producer", f"-> {self.destination}   seed {s.seed}   {s.clock} clock")
+        t.add_row(
+            "netflix-producer", f"-> {s.destination or self.destination}   seed {s.seed}   {s.clock} clock"
+        )
         t.add_row("rate", f"target {s.target_rate:,.1f}/s   achieved {self._rate:,.1f}/s   {pace}")
         if s.lag_s > 0.5:
             t.add_row("behind", f"{s.lag_s:,.1f} s")
@@ -66,6 +69,13 @@ class LiveView:
         )
         t.add_row("sessions", f"{s.active_sessions:,} playing   {s.viewers:,} viewers in the pool")
         t.add_row("batches", f"{s.batches:,}   {_bytes(s.bytes_sent)}   elapsed {s.elapsed_s:,.1f} s")
+        if s.calls:
+            lat = s.latency.summary()
+            t.add_row(
+                "calls",
+                f"{s.calls:,}   retried {s.retried:,}   throttled {s.throttled:,}   "
+                f"latency p50 {lat['p50']} ms  p99 {lat['p99']} ms",
+            )
         total = max(int(s.event_types.sum()), 1)
         mix = "  ".join(
             f"{name} {int(c) * 100 / total:.0f}%" for name, c in zip(EVENT_TYPES, s.event_types, strict=True)
@@ -93,6 +103,18 @@ def render_summary(summary: Summary, console: Console) -> None:
         ("batches", f"{summary.batches:,}  ({_bytes(summary.bytes)})"),
         ("stopped by", summary.stopped_by),
     ]
+    if summary.destination:
+        rows.insert(1, ("destination", summary.destination))
+    if summary.calls:
+        lat = summary.latency_ms
+        rows += [
+            ("calls", f"{summary.calls:,}"),
+            ("retried", f"{summary.retried:,}"),
+            ("throttled", f"{summary.throttled:,}"),
+            ("latency p50/p95/p99", f"{lat.get('p50')} / {lat.get('p95')} / {lat.get('p99')} ms"),
+        ]
+    if summary.error:
+        rows.append(("error", summary.error))
     for name, count in summary.event_types.items():
         rows.append((f"  {name}", f"{count:,}"))
     if summary.dead_letter_path:

@@ -11,6 +11,7 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from producer.errors import SinkError
 from producer.pacing import Pacer
 from producer.schema import EVENT_TYPES
 from producer.sessions import SessionGenerator, SessionParams
-from producer.sinks.base import Sink
+from producer.sinks.base import BatchResult, Sink
 from producer.stats import RunStats, Summary
 from producer.world import World, WorldConfig
 
@@ -33,6 +34,11 @@ logger = logging.getLogger(__name__)
 
 #: Called with the live counters, at most every ``observe_every_s``.
 Observer = Callable[[RunStats], None]
+
+
+class _Manifest(Protocol):
+    def add(self, records: list[bytes]) -> None: ...
+    def close(self) -> None: ...
 
 
 class EventClock:
@@ -52,6 +58,97 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
+class _Delivery:
+    """Sends batches with at most ``max_in_flight`` calls outstanding, and accounts for them.
+
+    Backpressure: :meth:`submit` returns only once a call slot is free, so a slow or
+    throttled sink slows the runner down instead of growing a queue.
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        stats: RunStats,
+        dead: DeadLetterFile,
+        clock: Clock,
+        manifest: _Manifest | None,
+        max_in_flight: int,
+    ) -> None:
+        self.sink = sink
+        self.stats = stats
+        self.dead = dead
+        self.clock = clock
+        self.manifest = manifest
+        self.max_in_flight = max_in_flight
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.fatal: SinkError | None = None
+
+    async def submit(self, batch: list[bytes]) -> None:
+        if self.fatal is not None:
+            self.dead_letter_unsent(batch)
+            raise self.fatal
+        task = asyncio.create_task(self._deliver(batch))
+        self.inflight.add(task)
+        while len(self.inflight) >= self.max_in_flight:
+            await self._reap(asyncio.FIRST_COMPLETED)
+        if self.fatal is not None:
+            raise self.fatal
+
+    async def drain(self) -> None:
+        """Wait for every call in flight."""
+        while self.inflight:
+            await self._reap(asyncio.ALL_COMPLETED)
+
+    async def _reap(self, when: str) -> None:
+        done, _ = await asyncio.wait(self.inflight, return_when=when)
+        self.inflight -= done
+
+    async def _deliver(self, batch: list[bytes]) -> None:
+        t0 = self.clock.monotonic()
+        try:
+            result = await self.sink.send_batch(batch)
+        except SinkError as exc:
+            if exc.result is not None:
+                # The sink gave up on this batch: account for what it confirmed and
+                # dead-letter the rest with the reason.
+                self.account(batch, exc.result)
+            else:
+                # The batch was not taken; records accepted by earlier calls but lost
+                # with the sink's buffer are no longer delivered either.
+                lost = max(exc.lost, len(batch))
+                self.stats.delivered -= lost - len(batch)
+                self.stats.failed += lost
+            if self.fatal is None:
+                self.fatal = exc
+            return
+        finally:
+            self.stats.sink_seconds += self.clock.monotonic() - t0
+        self.account(batch, result)
+
+    def account(self, batch: list[bytes], result: BatchResult) -> None:
+        s = self.stats
+        s.batches += 1
+        s.delivered += result.delivered
+        s.bytes_sent += sum(map(len, batch))
+        s.retried += result.retried
+        s.throttled += result.throttled
+        s.calls += result.calls
+        s.latency.add(result.latencies_ms)
+        failed = {f.index for f in result.failures}
+        for f in result.failures:
+            self.dead.write(batch[f.index], code=f.code, message=f.message)
+            s.dead_lettered += 1
+        if self.manifest is not None:
+            self.manifest.add([r for i, r in enumerate(batch) if i not in failed] if failed else batch)
+
+    def dead_letter_unsent(self, records: list[bytes]) -> None:
+        """Records that will never be sent because the run stopped on an error."""
+        reason = str(self.fatal) if self.fatal else "run stopped"
+        for r in records:
+            self.dead.write(r, code="NotSent", message=f"run stopped before sending: {reason}", attempts=0)
+        self.stats.dead_lettered += len(records)
+
+
 async def run(
     settings: Settings,
     sink: Sink | Callable[[EventClock], Sink],
@@ -62,6 +159,7 @@ async def run(
     observe_every_s: float = 0.25,
     stop: asyncio.Event | None = None,
     params: SessionParams | None = None,
+    batcher: Batcher | None = None,
 ) -> Summary:
     """Run the producer until its count, duration or end is reached, or ``stop`` is set.
 
@@ -78,113 +176,118 @@ async def run(
     total = _total_events(settings, schedule.count_before)
     event_clock = EventClock(realtime=realtime, clock=clock, start=start_epoch)
     the_sink = sink if isinstance(sink, Sink) else sink(event_clock)
-    generator = SessionGenerator(world, schedule, seed=settings.seed, params=params)
-    pacer = Pacer(schedule, clock, speed=1.0 if realtime else settings.speed, tick_s=settings.tick_s)
-    batcher = Batcher(max_records=settings.batch_records, linger_s=settings.linger_s)
-    dead = DeadLetterFile(settings.dead_letter)
     stats = RunStats(
         sink=the_sink.name,
         seed=settings.seed,
         target_rate=settings.target_rate,
         clock="realtime" if realtime else "simulated",
     )
-    started = clock.monotonic()
+    dead = DeadLetterFile(settings.dead_letter)
+    manifest: _Manifest | None = None
     stopped_by = "count"
     error: str | None = None
-    last_observed = -math.inf
-
-    records: list[bytes] = []
-    types = np.zeros(0, dtype=np.int8)
-    stamps = np.zeros(0, dtype=np.float64)
-    taken = 0
     emitted = 0
-
-    async def send(batch: list[bytes]) -> None:
-        t0 = clock.monotonic()
-        try:
-            result = await the_sink.send_batch(batch)
-        except SinkError as exc:
-            # The batch itself was not delivered; records accepted by earlier calls but
-            # lost with the sink's buffer are no longer delivered either.
-            lost = max(exc.lost, len(batch))
-            stats.delivered -= lost - len(batch)
-            stats.failed += lost
-            raise
-        finally:
-            stats.sink_seconds += clock.monotonic() - t0
-        stats.batches += 1
-        stats.delivered += result.delivered
-        stats.bytes_sent += sum(len(r) for r in batch)
-        for failure in result.failures:
-            dead.write(batch[failure.index], code=failure.code, message=failure.message)
-            stats.dead_lettered += 1
-
+    generator: SessionGenerator | None = None
+    pacer: Pacer | None = None
+    started = clock.monotonic()
     try:
-        while total is None or emitted < total:
-            if stop is not None and stop.is_set():
-                stopped_by = "interrupt"
-                break
-            due = await pacer.wait_due(emitted)
-            if total is not None:
-                due = min(due, total)
-            while emitted < due:
-                if taken >= len(records):
-                    block = generator.next_block()
-                    records = encode_block(block)
-                    types = block.event_type
-                    stamps = block.event_ts
-                    taken = 0
-                n = min(due - emitted, len(records) - taken)
-                chunk = records[taken : taken + n]
-                stats.event_types += np.bincount(types[taken : taken + n], minlength=len(EVENT_TYPES))
-                event_clock.latest = float(stamps[taken + n - 1])
-                taken += n
-                emitted += n
-                stats.generated = emitted
-                now = clock.monotonic()
-                for batch in batcher.extend(chunk, now):
-                    await send(batch)
-                for record in batcher.take_oversize():
-                    dead.write(record, code="RecordTooLarge", message="record exceeds 1,000 KiB")
-                    stats.dead_lettered += 1
-                if pacer.speed is None and stop is not None and stop.is_set():
+        opener = getattr(the_sink, "open", None)
+        if opener is not None and settings.check:
+            stats.destination = await opener()
+        if settings.manifest is not None:
+            from producer.manifest import ManifestWriter
+
+            manifest = ManifestWriter(settings.manifest)
+        generator = SessionGenerator(world, schedule, seed=settings.seed, params=params)
+        pacer = Pacer(schedule, clock, speed=1.0 if realtime else settings.speed, tick_s=settings.tick_s)
+        if batcher is None:
+            from producer.sinks.factory import batcher_for
+
+            batcher = batcher_for(settings)
+        # Remote calls overlap; local sinks keep their buffers in order with one call at a time.
+        in_flight = settings.max_in_flight if the_sink.name in ("firehose", "kinesis") else 1
+        delivery = _Delivery(the_sink, stats, dead, clock, manifest, in_flight)
+        started = clock.monotonic()
+        last_observed = -math.inf
+        records: list[bytes] = []
+        types = np.zeros(0, dtype=np.int8)
+        stamps = np.zeros(0, dtype=np.float64)
+        taken = 0
+        try:
+            while total is None or emitted < total:
+                if stop is not None and stop.is_set():
+                    stopped_by = "interrupt"
                     break
-            if batcher.expired(clock.monotonic()):
-                await send(batcher.drain())
-            now = clock.monotonic()
-            if observer is not None and now - last_observed >= observe_every_s:
-                last_observed = now
-                _refresh(stats, generator, pacer, emitted, now - started)
-                observer(stats)
-            if pacer.speed is None:
-                # Let signal handlers and other tasks run between bursts.
-                await asyncio.sleep(0)
-        else:
-            stopped_by = _limit_name(settings)
-        tail = batcher.drain()
-        if tail:
-            await send(tail)
-    except SinkError as exc:
+                due = await pacer.wait_due(emitted)
+                if total is not None:
+                    due = min(due, total)
+                while emitted < due:
+                    if taken >= len(records):
+                        block = generator.next_block()
+                        records = encode_block(block)
+                        types = block.event_type
+                        stamps = block.event_ts
+                        taken = 0
+                    n = min(due - emitted, len(records) - taken)
+                    chunk = records[taken : taken + n]
+                    stats.event_types += np.bincount(types[taken : taken + n], minlength=len(EVENT_TYPES))
+                    event_clock.latest = float(stamps[taken + n - 1])
+                    taken += n
+                    emitted += n
+                    stats.generated = emitted
+                    for batch in batcher.extend(chunk, clock.monotonic()):
+                        await delivery.submit(batch)
+                    for record in batcher.take_oversize():
+                        limit = batcher.max_record_bytes
+                        message = f"record of {len(record):,} bytes exceeds the {limit:,}-byte limit"
+                        dead.write(record, code="RecordTooLarge", message=message, attempts=0)
+                        stats.dead_lettered += 1
+                    if pacer.speed is None and stop is not None and stop.is_set():
+                        break
+                if batcher.expired(clock.monotonic()):
+                    await delivery.submit(batcher.drain())
+                now = clock.monotonic()
+                if observer is not None and now - last_observed >= observe_every_s:
+                    last_observed = now
+                    _refresh(stats, generator, pacer, emitted, now - started)
+                    observer(stats)
+                if pacer.speed is None:
+                    # Let signal handlers and other tasks run between bursts.
+                    await asyncio.sleep(0)
+            else:
+                stopped_by = _limit_name(settings)
+            tail = batcher.drain()
+            if tail:
+                await delivery.submit(tail)
+            await delivery.drain()
+        except SinkError as exc:
+            error = str(exc)
+            stopped_by = "error"
+            logger.debug("sink failed", exc_info=True)
+            await delivery.drain()
+            delivery.dead_letter_unsent(batcher.drain())
+    except SinkError as exc:  # the start-up check failed: nothing was sent
         error = str(exc)
         stopped_by = "error"
-        logger.debug("sink failed", exc_info=True)
     finally:
         try:
             await the_sink.aclose()
         except SinkError as exc:
-            lost = exc.lost
-            stats.delivered -= lost
-            stats.failed += lost
+            stats.delivered -= exc.lost
+            stats.failed += exc.lost
             if error is None:
                 error = str(exc)
                 stopped_by = "error"
         dead.close()
+        if manifest is not None:
+            manifest.close()
 
-    # Records generated but never handed to the sink (a sink error mid-run) are failed too.
+    # Anything generated and still unaccounted for was lost with a failed sink.
     unsent = stats.generated - stats.delivered - stats.dead_lettered - stats.failed
     stats.failed += max(0, unsent)
     elapsed = clock.monotonic() - started
-    _refresh(stats, generator, pacer, emitted, elapsed)
+    if generator is not None and pacer is not None:
+        _refresh(stats, generator, pacer, emitted, elapsed)
     if observer is not None:
         observer(stats)
     span = (event_clock.latest - start_epoch) if emitted > 1 else 0.0
@@ -196,6 +299,7 @@ async def run(
     return Summary(
         generated=stats.generated,
         delivered=stats.delivered,
+        accepted=stats.delivered,
         dead_lettered=stats.dead_lettered,
         failed=stats.failed,
         elapsed_s=round(elapsed, 3),
@@ -210,6 +314,11 @@ async def run(
         batches=stats.batches,
         bytes=stats.bytes_sent,
         stopped_by=stopped_by,
+        retried=stats.retried,
+        throttled=stats.throttled,
+        calls=stats.calls,
+        latency_ms=stats.latency.summary(),
+        destination=stats.destination,
         error=error,
         dead_letter_path=str(dead.path) if dead.count else None,
     )
@@ -235,18 +344,19 @@ def _limit_name(settings: Settings) -> str:
 
 
 def _refresh(
-    stats: RunStats,
-    generator: SessionGenerator,
-    pacer: Pacer,
-    emitted: int,
-    elapsed: float,
+    stats: RunStats, generator: SessionGenerator, pacer: Pacer, emitted: int, elapsed: float
 ) -> None:
     stats.elapsed_s = elapsed
     stats.active_sessions = generator.active_sessions
     stats.viewers = generator.active_slots
     stats.lag_s = pacer.lag_s(emitted)
+    throttling = stats.throttled > stats._throttled_seen
+    stats._throttled_seen = stats.throttled
     if stats.lag_s > 0.5:
-        busy = stats.sink_seconds / max(elapsed, 1e-9)
-        stats.pace = "sink-bound" if busy > 0.5 else "cpu-bound"
+        if throttling:
+            stats.pace = "quota-bound"
+        else:
+            busy = stats.sink_seconds / max(elapsed, 1e-9)
+            stats.pace = "sink-bound" if busy > 0.5 else "cpu-bound"
     else:
         stats.pace = "ok"

@@ -10,7 +10,38 @@ import numpy.typing as npt
 
 from producer.schema import EVENT_TYPES
 
-__all__ = ["RunStats", "Summary"]
+__all__ = ["LatencyHistogram", "RunStats", "Summary"]
+
+
+class LatencyHistogram:
+    """Call latencies in log-spaced buckets (0.01 ms .. 10 min, ~2 % wide): bounded memory."""
+
+    _EDGES = np.geomspace(0.01, 600_000.0, 900)
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(len(self._EDGES) + 1, dtype=np.int64)
+        self.n = 0
+
+    def add(self, latencies_ms: tuple[float, ...] | list[float]) -> None:
+        if latencies_ms:
+            idx = np.searchsorted(self._EDGES, latencies_ms)
+            np.add.at(self.counts, idx, 1)
+            self.n += len(latencies_ms)
+
+    def percentile(self, q: float) -> float | None:
+        """The q-th percentile (0-100), as the upper edge of its bucket; None when empty."""
+        if self.n == 0:
+            return None
+        rank = max(1, int(np.ceil(q / 100.0 * self.n)))
+        i = int(np.searchsorted(np.cumsum(self.counts), rank))
+        return float(self._EDGES[min(i, len(self._EDGES) - 1)])
+
+    def summary(self) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for q in (50, 95, 99):
+            v = self.percentile(q)
+            out[f"p{q}"] = None if v is None else round(v, 2)
+        return out
 
 
 @dataclass(slots=True)
@@ -37,16 +68,26 @@ class RunStats:
     lag_s: float = 0.0
     sink_seconds: float = 0.0
     errors: int = 0
-    #: "ok", "sink-bound" or "cpu-bound": why the run is behind its schedule, if it is.
+    retried: int = 0
+    throttled: int = 0
+    calls: int = 0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    destination: str = ""
+    _throttled_seen: int = 0
+    #: "ok", "sink-bound", "quota-bound" or "cpu-bound": why the run is behind, if it is.
     pace: str = "ok"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
-    """What a run did, as confirmed by the sink. ``generated == delivered + dead_lettered + failed``."""
+    """What a run did, as confirmed by the sink. ``generated == delivered + dead_lettered + failed``.
+
+    ``accepted`` is ``delivered`` under the name AWS uses.
+    """
 
     generated: int
     delivered: int
+    accepted: int
     dead_lettered: int
     failed: int
     elapsed_s: float
@@ -61,6 +102,11 @@ class Summary:
     batches: int
     bytes: int
     stopped_by: str
+    retried: int = 0
+    throttled: int = 0
+    calls: int = 0
+    latency_ms: dict[str, float | None] = field(default_factory=dict)
+    destination: str = ""
     error: str | None = None
     dead_letter_path: str | None = None
 

@@ -39,6 +39,13 @@ class BatchResult:
 
     delivered: int
     failures: tuple[RecordFailure, ...] = field(default_factory=tuple)
+    #: Records sent again after a failure (a record resent twice counts twice).
+    retried: int = 0
+    #: Records answered with a throttling error (per record or whole call).
+    throttled: int = 0
+    #: Calls made to the destination for this batch, and how long each took.
+    calls: int = 0
+    latencies_ms: tuple[float, ...] = ()
 
 
 @runtime_checkable

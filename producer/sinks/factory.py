@@ -1,19 +1,53 @@
-"""Building the sink a run asks for, from resolved settings."""
+"""Building the sink (and its batcher) a run asks for, from resolved settings."""
 
 from __future__ import annotations
 
+from producer.aws import AwsOptions
+from producer.batching import MAX_BATCH_BYTES, MAX_RECORD_BYTES, Batcher
 from producer.config import Settings
+from producer.delivery import DeliverySink, RetryPolicy, Transport
+from producer.faults import FaultyTransport, TransportFaults
 from producer.sinks.base import EpochClock, Sink
 from producer.sinks.file import FileSink
+from producer.sinks.firehose import FirehoseTransport
+from producer.sinks.kinesis import MAX_KINESIS_BATCH_BYTES, MAX_KINESIS_RECORD_BYTES, KinesisTransport
 from producer.sinks.lake import LakeSink
 from producer.sinks.null import NullSink
+from producer.sinks.s3 import S3Sink
 from producer.sinks.stdout import StdoutSink
 
-__all__ = ["open_sink"]
+__all__ = ["batcher_for", "open_sink"]
+
+
+def batcher_for(settings: Settings) -> Batcher:
+    """A batcher with the sink's API limits (Firehose's unless the sink is Kinesis)."""
+    if settings.sink == "kinesis":
+        # PutRecords counts the partition key (at most 256 bytes) in the 1 MiB record limit.
+        return Batcher(
+            max_records=settings.batch_records,
+            max_bytes=MAX_KINESIS_BATCH_BYTES,
+            max_record_bytes=MAX_KINESIS_RECORD_BYTES - 256,
+            linger_s=settings.linger_s,
+            hard_max_bytes=MAX_KINESIS_BATCH_BYTES,
+            hard_max_record_bytes=MAX_KINESIS_RECORD_BYTES,
+        )
+    return Batcher(
+        max_records=settings.batch_records,
+        max_bytes=MAX_BATCH_BYTES,
+        max_record_bytes=MAX_RECORD_BYTES,
+        linger_s=settings.linger_s,
+    )
 
 
 def open_sink(settings: Settings, clock: EpochClock) -> Sink:
     """The sink named by ``settings.sink``, configured from ``settings``."""
+    aws = AwsOptions(
+        region=settings.region,
+        profile=settings.profile,
+        endpoint_url=settings.endpoint_url,
+        max_pool_connections=max(10, settings.max_in_flight),
+    )
+    policy = RetryPolicy(max_attempts=settings.max_attempts)
     if settings.sink == "lake":
         return LakeSink(
             root=settings.lake_dir,
@@ -24,6 +58,42 @@ def open_sink(settings: Settings, clock: EpochClock) -> Sink:
             gzip=settings.gzip,
             clock=clock,
         )
+    if settings.sink == "s3":
+        assert settings.bucket is not None
+        return S3Sink(
+            bucket=settings.bucket,
+            options=aws,
+            policy=policy,
+            stream=settings.stream,
+            prefix=settings.prefix,
+            buffer_bytes=settings.buffer_bytes,
+            buffer_interval_s=settings.buffer_interval_s,
+            gzip=settings.gzip,
+            clock=clock,
+        )
+    if settings.sink in ("firehose", "kinesis"):
+        transport: Transport
+        if settings.sink == "firehose":
+            real: FirehoseTransport | KinesisTransport = FirehoseTransport(
+                stream=settings.stream, options=aws
+            )
+            throttle = ("ServiceUnavailableException", "Slow down.")
+        else:
+            real = KinesisTransport(
+                stream=settings.stream, partition_key=settings.partition_key, options=aws, seed=settings.seed
+            )
+            throttle = ("ProvisionedThroughputExceededException", "Rate exceeded for shard (rehearsed).")
+        transport = real
+        faults = TransportFaults(
+            throttle_rate=settings.throttle_rate,
+            call_failure_rate=settings.call_failure_rate,
+            quota=settings.quota,
+        )
+        if faults.active:
+            transport = FaultyTransport(
+                real, faults, throttle_code=throttle[0], throttle_message=throttle[1], seed=settings.seed
+            )
+        return DeliverySink(transport, policy=policy, opener=real.describe)
     if settings.sink == "stdout":
         return StdoutSink()
     if settings.sink == "file":

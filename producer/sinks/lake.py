@@ -160,7 +160,7 @@ class LakeSink:
         # not consumed before the first object.
         sample = _object_key(self._prefix, stream, _utc(0.0), "uuid", gzip, lambda: "random")
         _check_key_is_local(prefix, sample)
-        _check_writable(self.root)
+        self._check_destination()
 
         #: Objects written so far, their stored size (after GZIP) and keys, in order.
         self.objects_written = 0
@@ -181,7 +181,7 @@ class LakeSink:
         # The buffer's interval ran out before this batch arrived: Firehose would
         # already have delivered it, so these records start the next object.
         if self._buffer and self._interval_due(now):
-            self._flush(unaccepted=len(records))
+            await self._flush(unaccepted=len(records))
         if not self._buffer:
             self._first_arrival = now
         size = sum(map(len, records))
@@ -196,9 +196,9 @@ class LakeSink:
                 self._buffer.append(record)
                 self._buffered_bytes += len(record)
                 if self._buffered_bytes >= self.buffer_bytes:
-                    self._flush(unaccepted=len(records) - taken)
+                    await self._flush(unaccepted=len(records) - taken)
         if self._buffer and self._interval_due(now):  # a 0 s interval: no buffering
-            self._flush(unaccepted=0)
+            await self._flush(unaccepted=0)
         return BatchResult(delivered=len(records))
 
     async def aclose(self) -> None:
@@ -207,7 +207,7 @@ class LakeSink:
             return
         self.closed = True
         if self._buffer:
-            self._flush(unaccepted=0)
+            await self._flush(unaccepted=0)
 
     def _interval_due(self, now: float) -> bool:
         return now - self._first_arrival >= self.buffer_interval_s
@@ -215,19 +215,26 @@ class LakeSink:
     def _key(self, ts: float) -> str:
         return _object_key(self._prefix, self.stream, _utc(ts), self._uuid(), self.gzip, self._random_string)
 
-    def _flush(self, *, unaccepted: int) -> None:
+    def _check_destination(self) -> None:
+        _check_writable(self.root)
+
+    async def _store(self, key: str, body: bytes, *, lost: int) -> None:
+        """Write one object (the S3 sink puts it in a bucket instead)."""
+        path = self.root / key
+        try:
+            _write_object(path, body)
+        except OSError as exc:
+            msg = f"cannot write lake object '{path}': {exc.strerror or exc}"
+            raise SinkError(msg, lost=lost) from exc
+
+    async def _flush(self, *, unaccepted: int) -> None:
         """Write the buffer as one object; ``unaccepted`` records of the call are lost too."""
         records, data = len(self._buffer), b"".join(self._buffer)
         key = self._key(self._first_arrival)
         self._buffer = []
         self._buffered_bytes = 0
         body = gzip_format.compress(data, compresslevel=_GZIP_LEVEL, mtime=0) if self.gzip else data
-        path = self.root / key
-        try:
-            _write_object(path, body)
-        except OSError as exc:
-            msg = f"cannot write lake object '{path}': {exc.strerror or exc}"
-            raise SinkError(msg, lost=records + unaccepted) from exc
+        await self._store(key, body, lost=records + unaccepted)
         self.objects_written += 1
         self.bytes_written += len(body)
         self.records_written += records

@@ -1,0 +1,79 @@
+"""Kinesis Data Firehose: PutRecordBatch through aiobotocore.
+
+Only translation lives here: retries, backoff and dead letters are
+:class:`~producer.delivery.DeliverySink`'s; limits are the batcher's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from producer.aws import AwsOptions, ClientHolder, translate_error
+from producer.delivery import TransportError
+from producer.errors import SinkError
+
+__all__ = ["FirehoseTransport"]
+
+
+class FirehoseTransport:
+    """One PutRecordBatch per :meth:`put`; per-record failures read from the response."""
+
+    name = "firehose"
+
+    def __init__(self, *, stream: str, options: AwsOptions | None = None) -> None:
+        self.stream = stream
+        self._holder = ClientHolder("firehose", options or AwsOptions())
+
+    @property
+    def what(self) -> str:
+        return f"Firehose stream '{self.stream}'"
+
+    async def describe(self) -> str:
+        """Check the stream exists and is ACTIVE; describe its destination in one line."""
+        try:
+            client = await self._holder.get()
+            resp = await client.describe_delivery_stream(DeliveryStreamName=self.stream)
+        except Exception as exc:
+            err = translate_error(exc, what=self.what, region=self._holder.region)
+            raise SinkError(err.message) from None
+        desc = resp["DeliveryStreamDescription"]
+        status = desc.get("DeliveryStreamStatus", "?")
+        if status != "ACTIVE":
+            msg = f"{self.what} is {status}, not ACTIVE"
+            raise SinkError(msg)
+        return f"firehose {self.stream} ({status}, {self._holder.region}) -> {_destination(desc)}"
+
+    async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
+        try:
+            client = await self._holder.get()
+            resp = await client.put_record_batch(
+                DeliveryStreamName=self.stream, Records=[{"Data": r} for r in records]
+            )
+        except TransportError:
+            raise
+        except Exception as exc:
+            raise translate_error(exc, what=self.what, region=self._holder.region) from None
+        if not resp.get("FailedPutCount"):
+            return []
+        return [
+            (j, str(entry["ErrorCode"]), str(entry.get("ErrorMessage", "")))
+            for j, entry in enumerate(resp["RequestResponses"])
+            if entry.get("ErrorCode")
+        ]
+
+    async def aclose(self) -> None:
+        await self._holder.aclose()
+
+
+def _destination(desc: dict[str, Any]) -> str:
+    for d in desc.get("Destinations", []):
+        s3 = d.get("ExtendedS3DestinationDescription") or d.get("S3DestinationDescription")
+        if s3:
+            bucket = str(s3.get("BucketARN", "")).rsplit(":", 1)[-1]
+            hints = s3.get("BufferingHints", {})
+            return (
+                f"s3://{bucket}/{s3.get('Prefix', '')} ({s3.get('CompressionFormat', 'UNCOMPRESSED')}, "
+                f"{hints.get('SizeInMBs', '?')} MiB / {hints.get('IntervalInSeconds', '?')} s)"
+            )
+    return "a non-S3 destination"

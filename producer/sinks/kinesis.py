@@ -1,0 +1,100 @@
+"""Kinesis Data Streams: PutRecords through aiobotocore.
+
+Limits (enforced by the batcher): 500 records and 5 MiB per call, 1 MiB per record
+including its partition key. Per-record ``ProvisionedThroughputExceededException``
+and ``InternalFailure`` come back in the response and are resent by
+:class:`~producer.delivery.DeliverySink`.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+
+from producer.aws import AwsOptions, ClientHolder, translate_error
+from producer.delivery import TransportError
+from producer.errors import ConfigError, SinkError
+
+__all__ = [
+    "MAX_KINESIS_BATCH_BYTES",
+    "MAX_KINESIS_RECORD_BYTES",
+    "PARTITION_KEYS",
+    "KinesisTransport",
+]
+
+#: PutRecords: 5 MiB per call, 1 MiB per record (data plus partition key).
+MAX_KINESIS_BATCH_BYTES = 5 * 1024 * 1024
+MAX_KINESIS_RECORD_BYTES = 1024 * 1024
+#: Longest partition key Kinesis accepts (UTF-8 characters).
+_MAX_KEY = 256
+PARTITION_KEYS = ("user_id", "session_id", "random")
+_FIELD = {
+    "user_id": re.compile(rb'"user_id"\s*:\s*"?(\d+)'),
+    "session_id": re.compile(rb'"session_id"\s*:\s*"([^"]{1,256})"'),
+}
+
+
+class KinesisTransport:
+    """One PutRecords per :meth:`put`, partitioned by user, session or at random."""
+
+    name = "kinesis"
+
+    def __init__(
+        self, *, stream: str, partition_key: str = "user_id", options: AwsOptions | None = None, seed: int = 0
+    ) -> None:
+        if partition_key not in PARTITION_KEYS:
+            msg = f"invalid --partition-key {partition_key!r}: expected one of {', '.join(PARTITION_KEYS)}"
+            raise ConfigError(msg)
+        self.stream = stream
+        self.partition_key = partition_key
+        self._holder = ClientHolder("kinesis", options or AwsOptions())
+        self._rng = random.Random(seed)
+
+    @property
+    def what(self) -> str:
+        return f"Kinesis stream '{self.stream}'"
+
+    def key_of(self, record: bytes) -> str:
+        """The partition key of a record (a random one when the field is missing)."""
+        if self.partition_key != "random":
+            m = _FIELD[self.partition_key].search(record)
+            if m:
+                return m.group(1).decode("utf-8", errors="replace")[:_MAX_KEY]
+        return f"{self._rng.getrandbits(64):016x}"
+
+    async def describe(self) -> str:
+        """Check the stream exists and is ACTIVE."""
+        try:
+            client = await self._holder.get()
+            resp = await client.describe_stream_summary(StreamName=self.stream)
+        except Exception as exc:
+            err = translate_error(exc, what=self.what, region=self._holder.region)
+            raise SinkError(err.message) from None
+        desc = resp["StreamDescriptionSummary"]
+        status = desc.get("StreamStatus", "?")
+        if status not in ("ACTIVE", "UPDATING"):
+            msg = f"{self.what} is {status}, not ACTIVE"
+            raise SinkError(msg)
+        shards = desc.get("OpenShardCount", "?")
+        return f"kinesis {self.stream} ({status}, {shards} shards, {self._holder.region})"
+
+    async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
+        entries = [{"Data": r, "PartitionKey": self.key_of(r)} for r in records]
+        try:
+            client = await self._holder.get()
+            resp = await client.put_records(StreamName=self.stream, Records=entries)
+        except TransportError:
+            raise
+        except Exception as exc:
+            raise translate_error(exc, what=self.what, region=self._holder.region) from None
+        if not resp.get("FailedRecordCount"):
+            return []
+        return [
+            (j, str(entry["ErrorCode"]), str(entry.get("ErrorMessage", "")))
+            for j, entry in enumerate(resp["Records"])
+            if entry.get("ErrorCode")
+        ]
+
+    async def aclose(self) -> None:
+        await self._holder.aclose()

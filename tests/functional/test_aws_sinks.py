@@ -1,0 +1,221 @@
+"""The firehose, kinesis and s3 sinks against a real HTTP endpoint (moto in server mode).
+
+moto's Firehose writes one S3 object per call, never throttles and leaves prefix
+expressions literal: these tests only assert what AWS also guarantees (every accepted
+record lands once, newline-terminated), and rehearse faults with the producer's own
+fault layer.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+STREAM = "netflix-events"
+BUCKET = "netflix-datalake-test"
+PREFIX = "netflix/ingest_year=2026/"
+
+
+def cli(
+    *args: str, env_extra: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
+    env.update(env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "producer", *args], capture_output=True, env=env, timeout=timeout, check=False
+    )
+
+
+def make_firehose(stream: str = STREAM) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    fh = boto3.client("firehose", region_name="us-east-1")
+    fh.create_delivery_stream(
+        DeliveryStreamName=stream,
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "BucketARN": f"arn:aws:s3:::{BUCKET}",
+            "Prefix": PREFIX,
+            "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 300},
+        },
+    )
+
+
+def s3_records(prefix: str = PREFIX) -> list[bytes]:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    out: list[bytes] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            body = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
+            if obj["Key"].endswith(".gz"):
+                body = gzip.decompress(body)
+            out.extend(body.splitlines(keepends=True))
+    return out
+
+
+def run_json(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None) -> tuple[int, dict, str]:
+    summary = tmp_path / "summary.json"
+    proc = cli("run", "--quiet", "--summary-json", str(summary), "--dead-letter", str(tmp_path / "dlq.ndjson"),
+               *args, env_extra=env_extra)  # fmt: skip
+    data = json.loads(summary.read_text()) if summary.exists() else {}
+    return proc.returncode, data, proc.stderr.decode()
+
+
+def test_firehose_happy_path_every_accepted_event_lands_once(aws: str, tmp_path: Path) -> None:
+    make_firehose()
+    code, summary, err = run_json(tmp_path, "--sink", "firehose", "--stream", STREAM, "--count", "3000",
+                                  "--start", "2026-01-27", "--seed", "1")  # fmt: skip
+    assert code == 0, err
+    assert summary["accepted"] == summary["generated"] == 3000
+    assert summary["dead_lettered"] == summary["failed"] == summary["retried"] == 0
+    assert summary["calls"] == summary["batches"] == 6
+    assert summary["latency_ms"]["p50"] > 0
+    assert "firehose netflix-events (ACTIVE" in summary["destination"]
+    lines = s3_records()
+    assert all(line.endswith(b"\n") for line in lines)
+    ids = [json.loads(line)["event_id"] for line in lines]
+    assert len(ids) == len(set(ids)) == 3000
+
+
+def test_sustained_30_percent_throttling_loses_nothing(aws: str, tmp_path: Path) -> None:
+    make_firehose()
+    code, summary, err = run_json(tmp_path, "--sink", "firehose", "--count", "5000", "--start", "2026-01-27",
+                                  "--throttle-rate", "0.3", "--max-attempts", "20", "--seed", "2")  # fmt: skip
+    assert code == 0, err
+    assert summary["accepted"] == summary["generated"] == 5000
+    assert summary["dead_lettered"] == 0
+    assert summary["throttled"] > 1200 and summary["retried"] >= summary["throttled"]
+    ids = [json.loads(line)["event_id"] for line in s3_records()]
+    assert len(ids) == len(set(ids)) == 5000
+
+
+def test_whole_call_503_bursts_are_retried(aws: str, tmp_path: Path) -> None:
+    make_firehose()
+    code, summary, err = run_json(tmp_path, "--sink", "firehose", "--count", "5000", "--start", "2026-01-27",
+                                  "--call-failure-rate", "0.4", "--max-attempts", "20", "--seed", "3")  # fmt: skip
+    assert code == 0, err
+    assert summary["accepted"] == 5000
+    assert summary["calls"] > summary["batches"]
+    assert len(s3_records()) == 5000
+
+
+def test_unknown_stream_is_one_line_and_nothing_is_sent(aws: str, tmp_path: Path) -> None:
+    code, summary, err = run_json(tmp_path, "--sink", "firehose", "--stream", "nope", "--count", "100")
+    assert code == 1
+    assert err.strip() == "netflix-producer: error: Firehose stream 'nope' not found in us-east-1"
+    assert summary["generated"] == 0 and summary["stopped_by"] == "error"
+
+
+def test_no_credentials_is_one_line(aws: str, tmp_path: Path) -> None:
+    env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": ""}  # fmt: skip
+    proc = cli("run", "--sink", "firehose", "--count", "10", "--quiet", env_extra=env)
+    err = proc.stderr.decode().strip()
+    assert proc.returncode == 1
+    assert len(err.splitlines()) == 1 and "no AWS credentials found" in err
+    assert "testing" not in err
+
+
+def test_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(tmp_path: Path, aws: str) -> None:
+    # A private moto server we can kill without disturbing the session's.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                boto3.client("s3", endpoint_url=url, region_name="us-east-1").list_buckets()
+                break
+            except Exception:
+                time.sleep(0.1)
+        os.environ["AWS_ENDPOINT_URL"] = url
+        make_firehose()
+        summary_path = tmp_path / "summary.json"
+        dlq = tmp_path / "dlq.ndjson"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "producer", "run", "--sink", "firehose", "--rate", "2k/s", "--quiet",
+             "--summary-json", str(summary_path), "--dead-letter", str(dlq), "--max-attempts", "3"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        time.sleep(3)
+        moto.send_signal(signal.SIGKILL)
+        moto.wait()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if moto.poll() is None:
+            moto.kill()
+    assert proc.returncode == 1
+    assert "cannot reach" in err.decode() or "connection" in err.decode()
+    summary = json.loads(summary_path.read_text())
+    assert summary["stopped_by"] == "error"
+    assert summary["accepted"] > 0
+    assert summary["generated"] == summary["accepted"] + summary["dead_lettered"] + summary["failed"]
+    assert summary["failed"] == 0
+    reasons = {json.loads(line)["reason"] for line in dlq.read_text().splitlines()}
+    assert reasons <= {"EndpointConnectionError", "ConnectionClosedError", "NotSent"}
+    assert reasons
+
+
+def test_kinesis_happy_path_and_partial_failures(aws: str, tmp_path: Path) -> None:
+    k = boto3.client("kinesis", region_name="us-east-1")
+    k.create_stream(StreamName="clicks", ShardCount=1)
+    code, summary, err = run_json(tmp_path, "--sink", "kinesis", "--stream", "clicks", "--count", "1500",
+                                  "--start", "2026-01-27", "--throttle-rate", "0.2", "--max-attempts", "20",
+                                  "--partition-key", "session_id")  # fmt: skip
+    assert code == 0, err
+    assert summary["accepted"] == summary["generated"] == 1500
+    assert summary["throttled"] > 0
+    shard = k.describe_stream(StreamName="clicks")["StreamDescription"]["Shards"][0]["ShardId"]
+    it = k.get_shard_iterator(StreamName="clicks", ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
+    got: list[dict] = []
+    while it and len(got) < 1500:
+        resp = k.get_records(ShardIterator=it, Limit=10_000)
+        got.extend(resp["Records"])
+        it = resp.get("NextShardIterator") if resp["Records"] else None
+    assert len(got) == 1500
+    first = json.loads(got[0]["Data"])
+    assert got[0]["PartitionKey"] == first["session_id"]
+
+
+def test_s3_sink_writes_firehose_layout_objects(aws: str, tmp_path: Path) -> None:
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    code, summary, err = run_json(tmp_path, "--sink", "s3", "--bucket", f"s3://{BUCKET}/raw/", "--count", "20000",
+                                  "--start", "2026-01-27T05:00:00Z", "--rate", "50/s", "--gzip",
+                                  "--buffer-interval", "60s")  # fmt: skip
+    assert code == 0, err
+    assert summary["accepted"] == 20_000
+    s3 = boto3.client("s3", region_name="us-east-1")
+    keys = [
+        o["Key"]
+        for p in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+        for o in p.get("Contents", [])
+    ]
+    assert keys and all(
+        k.startswith("raw/netflix/ingest_year=2026/01/27/0") and k.endswith(".gz") for k in keys
+    )
+    assert len(s3_records("raw/")) == 20_000
+
+
+@pytest.mark.parametrize("bad", [["--sink", "s3"], ["--sink", "kinesis", "--partition-key", "title"]])
+def test_bad_aws_settings_are_one_line(bad: list[str], tmp_path: Path) -> None:
+    proc = cli("run", "--count", "1", *bad)
+    assert proc.returncode == 1
+    assert len(proc.stderr.decode().strip().splitlines()) == 1
