@@ -204,6 +204,114 @@ def lake_summary(lake_dir: str | None) -> None:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
+@cli.command("verify")
+@click.option(
+    "--manifest",
+    "manifest",
+    envvar="NETFLIX_PRODUCER_MANIFEST",
+    type=click.Path(path_type=Path),
+    help="Manifest written by 'run --manifest'. [env: NETFLIX_PRODUCER_MANIFEST]",
+)
+@click.option(
+    "--lake-dir",
+    "lake_dir",
+    envvar="NETFLIX_PRODUCER_LAKE_DIR",
+    type=click.Path(path_type=Path),
+    help="Local lake to check. [env: NETFLIX_PRODUCER_LAKE_DIR]",
+)
+@click.option("--s3", "s3_url", default=None, metavar="s3://BUCKET/PREFIX", help="S3 location to check.")
+@click.option("--region", envvar="NETFLIX_PRODUCER_REGION", help="AWS region. [env: NETFLIX_PRODUCER_REGION]")
+@click.option(
+    "--profile", envvar="NETFLIX_PRODUCER_PROFILE", help="AWS profile. [env: NETFLIX_PRODUCER_PROFILE]"
+)
+@click.option(
+    "--endpoint-url",
+    "endpoint_url",
+    envvar="NETFLIX_PRODUCER_ENDPOINT_URL",
+    help="S3 endpoint (e.g. a local emulator). [env: NETFLIX_PRODUCER_ENDPOINT_URL]",
+)
+@click.option(
+    "--json", "json_path", type=click.Path(path_type=Path), help="Also write the report as JSON here."
+)
+@click.pass_context
+def verify_command(
+    ctx: click.Context,
+    manifest: Path | None,
+    lake_dir: Path | None,
+    s3_url: str | None,
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    json_path: Path | None,
+) -> None:
+    """Check that every event a run delivered landed: missing, duplicated, unexpected, lag.
+
+    Exit status 0 when nothing is missing, 1 when events are missing or on an error.
+
+    \b
+    Examples:
+      netflix-producer run --count 100k --manifest run.manifest
+      netflix-producer verify --manifest run.manifest --lake-dir lake
+      netflix-producer verify --manifest run.manifest --s3 s3://my-raw-bucket/netflix/
+    """
+    from rich.table import Table
+
+    from producer.verify import LakeSource, S3Source, verify
+
+    if manifest is None:
+        msg = "verify needs --manifest PATH (or NETFLIX_PRODUCER_MANIFEST)"
+        raise ConfigError(msg)
+    # A lake directory from the environment gives way to an explicit --s3.
+    if s3_url is not None and ctx.get_parameter_source("lake_dir") is click.core.ParameterSource.ENVIRONMENT:
+        lake_dir = None
+    source: LakeSource | S3Source
+    if s3_url is not None and lake_dir is not None:
+        msg = "give one of --lake-dir and --s3, not both"
+        raise ConfigError(msg)
+    if s3_url is not None:
+        source = S3Source.from_url(s3_url, region=region, profile=profile, endpoint_url=endpoint_url)
+    elif lake_dir is not None:
+        source = LakeSource(root=lake_dir)
+    else:
+        msg = "verify needs --lake-dir DIR or --s3 s3://bucket/prefix"
+        raise ConfigError(msg)
+    report = verify(manifest, source)
+
+    def seconds(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.3f} s"
+
+    t = Table(title=f"verify {report.source}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_row("expected events", f"{report.expected:,}")
+    t.add_row("found", f"{report.found:,}")
+    t.add_row("missing", f"{report.missing:,}", style="red" if report.missing else None)
+    t.add_row("duplicated (extra copies)", f"{report.duplicated:,}")
+    t.add_row("unexpected", f"{report.unexpected:,}")
+    t.add_row("malformed lines", f"{report.malformed:,}")
+    t.add_row("lines without event_id", f"{report.unidentified:,}")
+    t.add_row("objects / records", f"{report.objects:,} / {report.records:,}")
+    if report.unreadable_objects:
+        t.add_row("unreadable objects", f"{report.unreadable_objects:,}", style="red")
+    t.add_row(
+        "lag p50 / p95 / p99",
+        " / ".join(map(seconds, (report.lag_p50_s, report.lag_p95_s, report.lag_p99_s))),
+    )
+    t.add_row("lag max", seconds(report.lag_max_s))
+    for example in report.missing_examples:
+        t.add_row("  missing", example)
+    Console().print(t)
+    if json_path is not None:
+        try:
+            json_path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            msg = f"--json '{json_path}' is not writable: {exc.strerror or exc}"
+            raise ConfigError(msg) from exc
+    if not report.ok:
+        click.echo(f"verify: {report.missing} of {report.expected} events missing", err=True)
+        ctx.exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     if os.environ.get("NETFLIX_PRODUCER_DEBUG"):
