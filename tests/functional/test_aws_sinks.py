@@ -89,14 +89,22 @@ def test_firehose_happy_path_every_accepted_event_lands_once(aws: str, tmp_path:
 
 def test_sustained_30_percent_throttling_loses_nothing(aws: str, tmp_path: Path) -> None:
     make_firehose()
+    manifest = tmp_path / "run.manifest"
     code, summary, err = run_json(tmp_path, "--sink", "firehose", "--count", "5000", "--start", "2026-01-27",
-                                  "--throttle-rate", "0.3", "--max-attempts", "20", "--seed", "2")  # fmt: skip
+                                  "--throttle-rate", "0.3", "--max-attempts", "20", "--seed", "2",
+                                  "--manifest", str(manifest))  # fmt: skip
     assert code == 0, err
     assert summary["accepted"] == summary["generated"] == 5000
     assert summary["dead_lettered"] == 0
     assert summary["throttled"] > 1200 and summary["retried"] >= summary["throttled"]
     ids = [json.loads(line)["event_id"] for line in s3_records()]
     assert len(ids) == len(set(ids)) == 5000
+    report = tmp_path / "verify.json"
+    proc = cli("verify", "--manifest", str(manifest), "--s3", f"s3://{BUCKET}/{PREFIX}", "--json", str(report))
+    assert proc.returncode == 0, proc.stderr.decode()
+    result = json.loads(report.read_text())
+    assert result["expected"] == result["found"] == 5000
+    assert result["missing"] == result["duplicated"] == result["unexpected"] == 0
 
 
 def test_whole_call_503_bursts_are_retried(aws: str, tmp_path: Path) -> None:
