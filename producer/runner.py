@@ -173,7 +173,6 @@ async def run(
     realtime = settings.start is None
     start_epoch = clock.epoch() if settings.start is None else settings.start
     schedule = settings.shape.bind(start_epoch)
-    total = _total_events(settings, schedule.count_before)
     event_clock = EventClock(realtime=realtime, clock=clock, start=start_epoch)
     the_sink = sink if isinstance(sink, Sink) else sink(event_clock)
     stats = RunStats(
@@ -187,6 +186,7 @@ async def run(
     stopped_by = "count"
     error: str | None = None
     emitted = 0
+    total: int | None = None
     generator: SessionGenerator | None = None
     pacer: Pacer | None = None
     started = clock.monotonic()
@@ -199,6 +199,14 @@ async def run(
 
             manifest = ManifestWriter(settings.manifest)
         generator = SessionGenerator(world, schedule, seed=settings.seed, params=params)
+        generator.prepare()
+        if realtime:
+            # Anchor the schedule now, after the set-up, so the first events are on time.
+            start_epoch = clock.epoch()
+            schedule = settings.shape.bind(start_epoch)
+            generator.rebase(schedule)
+            event_clock.latest = start_epoch
+        total = _total_events(settings, schedule.count_before)
         pacer = Pacer(schedule, clock, speed=1.0 if realtime else settings.speed, tick_s=settings.tick_s)
         if batcher is None:
             from producer.sinks.factory import batcher_for
@@ -244,7 +252,9 @@ async def run(
                         stats.dead_lettered += 1
                     if pacer.speed is None and stop is not None and stop.is_set():
                         break
-                if batcher.expired(clock.monotonic()):
+                # Flush a partial batch whose linger ends before the next tick, rather
+                # than a tick late.
+                if batcher.expired(clock.monotonic() + pacer.tick_s / 2):
                     await delivery.submit(batcher.drain())
                 now = clock.monotonic()
                 if observer is not None and now - last_observed >= observe_every_s:

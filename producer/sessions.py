@@ -178,6 +178,12 @@ class SessionGenerator:
         # Device ceilings into the ladder (index): TV/console/web 5800, tablet 3000,
         # mobile 1050 (cellular share) or 3000; premium TVs reach the 4K rung.
         self._ceiling = np.array([9, 9, 9, 5, 7], dtype=np.int64)
+        # Wide enough for the largest ids of this world (checked, never truncated).
+        cat = world.catalog
+        width = len(
+            b'"session_id":"","user_id":,"profile_id":9,"title_id":,'
+        ) + 36 + len(str(int(pop.account_user_id.max()))) + len(str(int(cat.playable_id.max())))
+        self._head_dtype = np.dtype(f"S{width}")
         # Every (device, country, app version) JSON fragment, rendered once.
         self._n_countries = len(pop.country_codes)
         self._n_apps = len(pop.app_versions)
@@ -209,7 +215,7 @@ class SessionGenerator:
         if capacity <= old and old:
             return
 
-        def grow(a: npt.NDArray[Any] | None, dtype: type, fill: object) -> npt.NDArray[Any]:
+        def grow(a: npt.NDArray[Any] | None, dtype: npt.DTypeLike, fill: object) -> npt.NDArray[Any]:
             new: npt.NDArray[Any] = np.full(capacity, fill, dtype=dtype)
             if a is not None and old:
                 new[:old] = a[:old]
@@ -223,17 +229,19 @@ class SessionGenerator:
         self.pos = grow(g(self, "pos", None), np.float64, 0.0)
         self.stop_pos = grow(g(self, "stop_pos", None), np.float64, 0.0)
         self.dur = grow(g(self, "dur", None), np.float64, 1.0)
-        self.profile = grow(g(self, "profile", None), np.int64, 0)
-        self.playable = grow(g(self, "playable", None), np.int64, 0)
-        self.device = grow(g(self, "device", None), np.int64, 0)
-        self.rung = grow(g(self, "rung", None), np.int64, 0)
+        # Narrow types where they are safe: memory grows with the pool, not the rate.
+        self.profile = grow(g(self, "profile", None), np.int32, 0)
+        self.playable = grow(g(self, "playable", None), np.int32, 0)
+        self.device = grow(g(self, "device", None), np.int8, 0)
+        self.rung = grow(g(self, "rung", None), np.int8, 0)
         self.poor = grow(g(self, "poor", None), bool, False)
-        self.seq = grow(g(self, "seq", None), np.int64, 0)
-        self.episodes = grow(g(self, "episodes", None), np.int64, 0)
-        self.stall_s = grow(g(self, "stall_s", None), np.float64, 0.0)
+        self.seq = grow(g(self, "seq", None), np.int32, 0)
+        self.episodes = grow(g(self, "episodes", None), np.int16, 0)
+        self.stall_s = grow(g(self, "stall_s", None), np.float32, 0.0)
         self.seek_stall = grow(g(self, "seek_stall", None), bool, False)
-        self.head = grow(g(self, "head", None), object, b"")
-        self.tail = grow(g(self, "tail", None), object, b"")
+        # A session's constant JSON fragment, fixed-width bytes (NumPy drops the NUL padding).
+        self.head = grow(g(self, "head", None), self._head_dtype, b"")
+        self.tail = grow(g(self, "tail", None), np.int16, 0)
         self._cap = capacity
 
     @property
@@ -299,7 +307,7 @@ class SessionGenerator:
         self.seq[slots] = 0
         self.episodes[slots] += 1
         # Bitrate rung: device ceiling (4K TVs on premium plans), then what the network sustains.
-        device = self.device[slots]
+        device = self.device[slots].astype(np.int64)
         ceiling = self._ceiling[device]
         premium_tv = (device == 0) & (pop.account_plan[pop.profile_account[self.profile[slots]]] == 2)
         ceiling = np.where(premium_tv, len(_LADDER) - 1, ceiling)
@@ -317,7 +325,7 @@ class SessionGenerator:
         self.head[slots] = list(map(head, zip(sids, users, pidx, tids, strict=True)))
         country = pop.profile_country[profiles].astype(np.int64)
         app = pop.profile_app[profiles].astype(np.int64)
-        self.tail[slots] = self._tails[(device * self._n_countries + country) * self._n_apps + app]
+        self.tail[slots] = (device * self._n_countries + country) * self._n_apps + app
 
     def _warm(self, slots: IntArray, at: float) -> None:
         """Put fresh sittings mid-flight at ``at``: playing (or paused), PLAY_START already past."""
@@ -385,6 +393,7 @@ class SessionGenerator:
         probe._pause_rate = self._pause_rate
         probe._ceiling = self._ceiling
         probe._tails = self._tails
+        probe._head_dtype = self._head_dtype
         probe._n_countries = self._n_countries
         probe._n_apps = self._n_apps
         probe._sessions_started = 0
@@ -440,7 +449,10 @@ class SessionGenerator:
             if self.params.warm_start:
                 # Start the pool mid-flight a while before the run and let it play on
                 # silently, so the first events already have the steady-state mix.
-                self._warm(slots, at - 2.0 * self.mean_gap_s)
+                # In chunks, so a pool of a million viewers never builds all its
+                # fragments at once.
+                for chunk in np.array_split(slots, max(1, len(slots) // 65_536)):
+                    self._warm(chunk, at - 2.0 * self.mean_gap_s)
                 self._burn_in(at, target)
             else:
                 due = at + self._rng.random(target) * min(self.mean_gap_s, 120.0)
@@ -460,6 +472,22 @@ class SessionGenerator:
             self._excess = 0
         else:
             self._excess = active - target
+
+    def prepare(self) -> None:
+        """Fill the pool and let it settle (the costly part of the first round), now.
+
+        A realtime run calls this before anchoring its schedule to the wall clock, then
+        :meth:`rebase`, so the set-up time does not make every event late.
+        """
+        if not self._started:
+            self._control(self.schedule.start, self.schedule.rate_at(0.0))
+
+    def rebase(self, schedule: Schedule) -> None:
+        """Move the run (and every viewer's timeline) to ``schedule``'s start."""
+        delta = schedule.start - self.schedule.start
+        self.due += delta
+        self.last_ts += delta
+        self.schedule = schedule
 
     def next_block(self) -> EventBlock:
         """Generate the next round of events."""
@@ -525,7 +553,7 @@ class SessionGenerator:
                 seq=self.seq[idx].copy(),
                 event_id=uuid_bytes(self._event_key, ks),
                 head=self.head[idx].tolist(),
-                tail=self.tail[idx].tolist(),
+                tail=self._tails[self.tail[idx]].tolist(),
             )
 
         if record and n:
