@@ -180,9 +180,12 @@ class SessionGenerator:
         self._ceiling = np.array([9, 9, 9, 5, 7], dtype=np.int64)
         # Wide enough for the largest ids of this world (checked, never truncated).
         cat = world.catalog
-        width = len(
-            b'"session_id":"","user_id":,"profile_id":9,"title_id":,'
-        ) + 36 + len(str(int(pop.account_user_id.max()))) + len(str(int(cat.playable_id.max())))
+        width = (
+            len(b'"session_id":"","user_id":,"profile_id":9,"title_id":,')
+            + 36
+            + len(str(int(pop.account_user_id.max())))
+            + len(str(int(cat.playable_id.max())))
+        )
         self._head_dtype = np.dtype(f"S{width}")
         # Every (device, country, app version) JSON fragment, rendered once.
         self._n_countries = len(pop.country_codes)

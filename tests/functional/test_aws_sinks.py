@@ -100,7 +100,9 @@ def test_sustained_30_percent_throttling_loses_nothing(aws: str, tmp_path: Path)
     ids = [json.loads(line)["event_id"] for line in s3_records()]
     assert len(ids) == len(set(ids)) == 5000
     report = tmp_path / "verify.json"
-    proc = cli("verify", "--manifest", str(manifest), "--s3", f"s3://{BUCKET}/{PREFIX}", "--json", str(report))
+    proc = cli(
+        "verify", "--manifest", str(manifest), "--s3", f"s3://{BUCKET}/{PREFIX}", "--json", str(report)
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     result = json.loads(report.read_text())
     assert result["expected"] == result["found"] == 5000
