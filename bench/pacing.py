@@ -1,7 +1,7 @@
 """Rate accuracy, emission lag and CPU cost of real-time runs (SystemClock), one per target rate.
 
 Each run goes through ``producer.runner.run`` exactly as the CLI does, with
-``--linger 10ms`` and ``--batch-records 500``, into a sink that notes, per batch,
+``--linger 0s`` (a partial batch leaves at every 10 ms tick) and ``--batch-records 500``, into a sink that notes, per batch,
 the wall time and process CPU time of arrival, the record count, and the
 ``event_ts`` of its first and last records. From those:
 
@@ -150,7 +150,7 @@ async def one_run(rate: float, seconds: float, world: World, dead_letter: Path) 
             "duration": f"{seconds:g}s",
             "sink": "null",
             "seed": "1",
-            "linger": "10ms",
+            "linger": "0s",
             "batch_records": "500",
             "accounts": str(world.config.accounts),
             "dead_letter": str(dead_letter),
@@ -251,7 +251,7 @@ def main() -> None:
             "quick": args.quick,
             "seconds": args.seconds,
             "window_s": args.window,
-            "linger": "10ms",
+            "linger": "0s",
             "batch_records": 500,
             "runs": results,
             "targets": {

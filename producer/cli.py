@@ -68,8 +68,16 @@ def cli() -> None:
 
 
 @cli.command("run")
+@click.option(
+    "--scenario",
+    "scenario",
+    default=None,
+    metavar="NAME|PATH",
+    help="A scenario file, or the name of a shipped one (see 'scenarios list'); flags and "
+    "environment variables override its values. [env: NETFLIX_PRODUCER_SCENARIO]",
+)
 @_settings_options
-def run_command(**flags: Any) -> None:
+def run_command(scenario: str | None, **flags: Any) -> None:
     """Generate playback sessions at an exact rate into a sink (the local lake by default).
 
     \b
@@ -78,7 +86,10 @@ def run_command(**flags: Any) -> None:
       netflix-producer run --rate 2k/s --shape ramp:100/s..2k/s:60s --sink stdout | head
       netflix-producer run --start 2026-01-27 --end 2026-01-28 --rate 50/s --shape daily
     """
-    settings = resolve({k: v for k, v in flags.items() if v is not None})
+    from producer.scenario import resolve_run
+
+    scenario = scenario or os.environ.get("NETFLIX_PRODUCER_SCENARIO") or None
+    settings = resolve_run({k: v for k, v in flags.items() if v is not None}, scenario=scenario)
     summary = _run(settings)
     if summary.error:
         raise ProducerError(summary.error)
@@ -136,6 +147,50 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
         tmp.unlink(missing_ok=True)
         msg = f"--summary-json '{path}' is not writable: {exc.strerror or exc}"
         raise ConfigError(msg) from exc
+
+
+@cli.group("scenarios")
+def scenarios_group() -> None:
+    """Shipped scenarios, and checking scenario files."""
+
+
+@scenarios_group.command("list")
+def scenarios_list() -> None:
+    """The shipped scenarios, with what each reproduces."""
+    from producer.scenario import load_scenario, shipped_scenarios
+
+    for path in shipped_scenarios():
+        sc = load_scenario(path)
+        first = sc.description.strip().splitlines()[0] if sc.description.strip() else ""
+        click.echo(f"{sc.name:<22} {first}")
+
+
+@scenarios_group.command("show")
+@click.argument("name")
+def scenarios_show(name: str) -> None:
+    """Print a shipped scenario (or any scenario file)."""
+    from producer.scenario import find_scenario
+
+    click.echo(find_scenario(name).read_text(encoding="utf-8"), nl=False)
+
+
+@scenarios_group.command("validate")
+@click.argument("paths", nargs=-1, required=True)
+def scenarios_validate(paths: tuple[str, ...]) -> None:
+    """Check scenario files; one line per problem, exit 1 if any is invalid."""
+    from producer.scenario import find_scenario, load_scenario
+
+    bad = 0
+    for name in paths:
+        try:
+            sc = load_scenario(find_scenario(name))
+        except ProducerError as exc:
+            click.echo(f"invalid: {exc}", err=True)
+            bad += 1
+        else:
+            click.echo(f"ok: {sc.path} ({sc.name})")
+    if bad:
+        raise SystemExit(1)
 
 
 @cli.group("world")

@@ -20,10 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from producer.datafaults import DataFaults
 from producer.errors import ConfigError
 from producer.faults import Quota, parse_quota
 from producer.geo import COUNTRIES, daily_curve_factor
 from producer.rate import RateShape, parse_duration, parse_rate, parse_shape
+from producer.sessions import SessionParams
+from producer.world import WorldConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -104,7 +107,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(name="accounts", flag="--accounts", default="250000",
             help="Accounts in the population (1-5 profiles each, 2.3 on average)."),
     Setting(name="titles", flag="--titles", default="16000", help="Titles in the catalog (films plus seasons)."),
-    Setting(name="linger", flag="--linger", default="1s", help="Longest wait before a partial batch is sent."),
+    Setting(name="linger", flag="--linger", default="1s", help="Longest wait before a partial batch is sent (0: every tick)."),
     Setting(name="batch_records", flag="--batch-records", default="500",
             help="Records per batch (1..500, the PutRecordBatch limit)."),
     Setting(name="dead_letter", flag="--dead-letter", default="dead-letters.ndjson",
@@ -163,6 +166,11 @@ class Settings:
     call_failure_rate: float = 0.0
     quota: Quota | None = None
     manifest: Path | None = None
+    #: From a scenario file: data faults, session behaviour and world overrides.
+    data_faults: DataFaults | None = None
+    session_params: SessionParams | None = None
+    world: WorldConfig | None = None
+    scenario: str | None = None
     summary_json: Path | None = None
     quiet: bool = False
 
@@ -389,7 +397,7 @@ def resolve(
         speed=speed,
         accounts=opt("accounts", lambda t, o: _parse_int(t, o, minimum=1)),
         titles=opt("titles", lambda t, o: _parse_int(t, o, minimum=2)),
-        linger_s=opt("linger", lambda t, o: parse_duration(t, option=o)),
+        linger_s=opt("linger", lambda t, o: 0.0 if t.strip() in ("0", "0s") else parse_duration(t, option=o)),
         batch_records=batch_records,
         dead_letter=opt("dead_letter", lambda t, o: Path(t)),
         summary_json=opt("summary_json", lambda t, o: Path(t)),

@@ -7,6 +7,7 @@ setting arrives resolved in a :class:`~producer.config.Settings`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -18,6 +19,7 @@ import numpy as np
 from producer.batching import Batcher
 from producer.clock import Clock, SystemClock
 from producer.config import Settings
+from producer.datafaults import DataFaultInjector
 from producer.deadletter import DeadLetterFile
 from producer.encode import encode_block
 from producer.errors import SinkError
@@ -167,9 +169,12 @@ async def run(
     lake written during a backfill is named after simulated time).
     """
     clock = clock or SystemClock()
-    world = world or World(
-        WorldConfig(seed=settings.seed, accounts=settings.accounts, titles=settings.titles)
-    )
+    if world is None:
+        base = settings.world or WorldConfig()
+        world = World(
+            dataclasses.replace(base, seed=settings.seed, accounts=settings.accounts, titles=settings.titles)
+        )
+    params = params or settings.session_params
     realtime = settings.start is None
     start_epoch = clock.epoch() if settings.start is None else settings.start
     schedule = settings.shape.bind(start_epoch)
@@ -187,6 +192,7 @@ async def run(
     error: str | None = None
     emitted = 0
     total: int | None = None
+    injector: DataFaultInjector | None = None
     generator: SessionGenerator | None = None
     pacer: Pacer | None = None
     started = clock.monotonic()
@@ -217,7 +223,10 @@ async def run(
         delivery = _Delivery(the_sink, stats, dead, clock, manifest, in_flight)
         started = clock.monotonic()
         last_observed = -math.inf
+        if settings.data_faults is not None and settings.data_faults.active:
+            injector = DataFaultInjector(settings.data_faults, settings.seed)
         records: list[bytes] = []
+        groups: list[list[tuple[bytes, int]]] = []
         types = np.zeros(0, dtype=np.int8)
         stamps = np.zeros(0, dtype=np.float64)
         taken = 0
@@ -230,19 +239,28 @@ async def run(
                 if total is not None:
                     due = min(due, total)
                 while emitted < due:
-                    if taken >= len(records):
+                    if taken >= len(stamps):
                         block = generator.next_block()
                         records = encode_block(block)
                         types = block.event_type
                         stamps = block.event_ts
+                        if injector is not None:
+                            groups = injector.apply(records, stamps, types)
                         taken = 0
-                    n = min(due - emitted, len(records) - taken)
-                    chunk = records[taken : taken + n]
-                    stats.event_types += np.bincount(types[taken : taken + n], minlength=len(EVENT_TYPES))
+                    n = min(due - emitted, len(stamps) - taken)
+                    if injector is None:
+                        chunk = records[taken : taken + n]
+                        stats.event_types += np.bincount(types[taken : taken + n], minlength=len(EVENT_TYPES))
+                    else:
+                        # Each event's group: itself, nothing (held back), or more (copies).
+                        picked = [item for group in groups[taken : taken + n] for item in group]
+                        chunk = [record for record, _ in picked]
+                        kinds = np.fromiter((t for _, t in picked), dtype=np.int64, count=len(picked))
+                        stats.event_types += np.bincount(kinds, minlength=len(EVENT_TYPES))
                     event_clock.latest = float(stamps[taken + n - 1])
                     taken += n
                     emitted += n
-                    stats.generated = emitted
+                    stats.generated += len(chunk)
                     for batch in batcher.extend(chunk, clock.monotonic()):
                         await delivery.submit(batch)
                     for record in batcher.take_oversize():
@@ -266,6 +284,15 @@ async def run(
                     await asyncio.sleep(0)
             else:
                 stopped_by = _limit_name(settings)
+            if injector is not None:
+                # Records still held back (out of order, delayed copies) go out now.
+                held, held_types = injector.flush()
+                stats.generated += len(held)
+                stats.event_types += np.bincount(
+                    np.asarray(held_types, dtype=np.int64), minlength=len(EVENT_TYPES)
+                )
+                for batch in batcher.extend(held, clock.monotonic()):
+                    await delivery.submit(batch)
             tail = batcher.drain()
             if tail:
                 await delivery.submit(tail)
@@ -328,6 +355,7 @@ async def run(
         throttled=stats.throttled,
         calls=stats.calls,
         latency_ms=stats.latency.summary(),
+        faults=dict(injector.counts) if injector is not None else {},
         destination=stats.destination,
         error=error,
         dead_letter_path=str(dead.path) if dead.count else None,

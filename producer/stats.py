@@ -106,6 +106,8 @@ class Summary:
     throttled: int = 0
     calls: int = 0
     latency_ms: dict[str, float | None] = field(default_factory=dict)
+    #: Data faults injected, by name (what a downstream check should expect).
+    faults: dict[str, int] = field(default_factory=dict)
     destination: str = ""
     error: str | None = None
     dead_letter_path: str | None = None

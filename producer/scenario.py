@@ -1,0 +1,605 @@
+"""Scenario files: a whole run described in YAML, validated before anything is sent.
+
+One schema (:data:`SCHEMA`) describes every key; ``docs/scenarios.md`` is generated
+from it (a test keeps them equal). A scenario is a layer of the one resolution
+order: CLI flag > environment variable > scenario file > default.
+
+Every problem is reported as one line naming the file, the key path and the value:
+``scenarios/x.yaml: data_faults.duplicates.rate: must be within [0, 1] (got 1.5)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from producer.config import Settings, parse_timestamp, resolve
+from producer.datafaults import DataFaults, Fault, SchemaDrift
+from producer.errors import ConfigError
+from producer.faults import parse_quota
+from producer.geo import COUNTRIES
+from producer.rate import parse_duration, parse_rate, parse_shape
+from producer.schema import DEVICE_TYPES, EVENT_TYPES
+from producer.sessions import SessionParams
+from producer.world import WorldConfig
+
+__all__ = [
+    "SCHEMA",
+    "SHIPPED_DIR",
+    "Key",
+    "Scenario",
+    "find_scenario",
+    "load_scenario",
+    "resolve_run",
+    "scenario_reference",
+    "shipped_scenarios",
+]
+
+#: Where the shipped scenarios live (the repository's scenarios/, or the wheel's copy).
+SHIPPED_DIR = next(
+    (p for p in (Path(__file__).resolve().parent.parent / "scenarios", Path(__file__).resolve().parent / "_scenarios")
+     if p.is_dir()),
+    Path(__file__).resolve().parent.parent / "scenarios",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One leaf of the schema: its kind, default (as shown in the docs) and meaning."""
+
+    kind: str
+    help: str
+    default: str = ""
+
+
+# Kinds: int, number, fraction (0..1), string, rate, duration, timestamp, speed, bool,
+# size, quota, choice:<a|b>, weights (mapping name -> weight), list (of numbers),
+# mapping, strings (list of names), pair (two numbers), transitions.
+SCHEMA: dict[str, Any] = {
+    "name": Key("string", "A short name (defaults to the file name)."),
+    "description": Key("string", "What the scenario reproduces."),
+    "seed": Key("int", "Seed of the world, the sessions and the faults.", "random"),
+    "rate": Key("rate", "Target rate: 500/s, 5k/s, 30000/min...", "500/s"),
+    "shape": Key(
+        "string", "constant, daily, ramp:<from>..<to>:<over>, steps:<r>,<r>,...:<each>.", "constant"
+    ),
+    "duration": Key("duration", "Stop after this much schedule time."),
+    "count": Key("int", "Stop after this many events."),
+    "clock": {
+        "start": Key("timestamp", "Simulated clock: start of the window (ISO-8601, UTC)."),
+        "end": Key("timestamp", "Simulated clock: end of the window (exclusive)."),
+        "speed": Key("speed", "max, or a factor such as 10x.", "max"),
+    },
+    "population": {
+        "accounts": Key("int", "Accounts (1-5 profiles each).", "250000"),
+        "profiles_per_account": Key(
+            "list", "Probabilities of 1..5 profiles; must sum to 1.", "[0.35, 0.30, 0.16, 0.11, 0.08]"
+        ),
+        "country_weights": Key(
+            "weights",
+            "Country code -> weight (known codes: see docs/data_model.md).",
+            "Netflix's regional mix",
+        ),
+        "device_weights": Key(
+            "weights",
+            "tv, console, web, mobile, tablet -> weight.",
+            "tv 0.58, console 0.07, web 0.15, mobile 0.13, tablet 0.07",
+        ),
+        "app_versions": Key("weights", "App version -> install share."),
+    },
+    "catalog": {
+        "titles": Key("int", "Films plus series seasons.", "16000"),
+        "popularity": Key("choice:lognormal|zipf", "Popularity law.", "lognormal"),
+        "popularity_sigma": Key("number", "Lognormal sigma of title weights.", "1.7"),
+        "zipf_exponent": Key("number", "Zipf exponent (popularity: zipf).", "0.85"),
+        "film_share": Key("fraction", "Films as a share of titles.", "0.55"),
+        "series_play_share": Key("fraction", "Share of plays that are episodes.", "0.85"),
+    },
+    "sessions": {
+        "pause_rate_per_h": Key(
+            "weights", "Pauses per viewing hour, by device.", "tv/console 0.8, others 1.5"
+        ),
+        "pause_median_s": Key("number", "Pause length: lognormal median (s).", "90"),
+        "pause_sigma": Key("number", "Pause length: lognormal sigma.", "1.3"),
+        "pause_timeout_s": Key("number", "A longer pause ends the session.", "1800"),
+        "seek_rate_per_h": Key("number", "Seeks per viewing hour.", "0.6"),
+        "seek_tap_share": Key("fraction", "Share of seeks that are +/-10 s taps.", "0.5"),
+        "seek_scrub_median_s": Key("number", "Other seeks: lognormal median distance (s).", "120"),
+        "seek_forward_share": Key("fraction", "Share of seeks going forward.", "0.65"),
+        "poor_network_share": Key("fraction", "Share of plays on a poor network.", "0.2"),
+        "rebuffer_rate_per_h_good": Key("number", "Stalls per viewing hour, good network.", "0.2"),
+        "rebuffer_rate_per_h_poor": Key("number", "Stalls per viewing hour, poor network.", "6"),
+        "stall_mean_s_good": Key("number", "Mean stall (s), good network.", "3"),
+        "stall_mean_s_poor": Key("number", "Mean stall (s), poor network.", "10"),
+        "completion_episode": Key("fraction", "Episodes watched to the end.", "0.6"),
+        "completion_film": Key("fraction", "Films watched to the end.", "0.45"),
+        "quick_abandon_share": Key("fraction", "Of the rest, share abandoned within minutes.", "0.35"),
+        "quick_abandon_mean_s": Key("number", "Mean watch time of a quick abandon (s).", "100"),
+        "resume_share": Key("fraction", "Plays starting from a resume point.", "0.3"),
+        "max_episodes_per_sitting": Key("int", "Most episodes in a row.", "8"),
+        "browse_s": Key("pair", "Browsing before a sitting's first play, [min, max] s.", "[20, 90]"),
+        "autoplay_gap_s": Key("pair", "Autoplay countdown, [min, max] s.", "[5, 15]"),
+        "warm_start": Key("bool", "Start with sittings already in progress.", "true"),
+        "transitions": Key(
+            "transitions",
+            "Probabilities of what follows an event: SEEK -> BUFFER_START (a stall after a "
+            "seek), PLAY_STOP -> PLAY_START (the next episode autoplays). Each row sums to at most 1; "
+            "the rest of a row is 'back to playing' (SEEK) or 'the sitting ends' (PLAY_STOP).",
+            "SEEK: {BUFFER_START: 0.3}, PLAY_STOP: {PLAY_START: 0.55}",
+        ),
+    },
+    "sink": {
+        "type": Key("string", "lake, firehose, kinesis, s3, stdout, file, null.", "lake"),
+        "lake_dir": Key("string", "Root of the local lake.", "./lake"),
+        "stream": Key("string", "Firehose or Kinesis stream name.", "netflix-events"),
+        "prefix": Key("string", "S3 prefix with Firehose timestamp expressions."),
+        "buffer_size": Key("size", "Lake/S3 buffering size hint.", "5MiB"),
+        "buffer_interval": Key("duration", "Lake/S3 buffering interval hint.", "300s"),
+        "gzip": Key("bool", "GZIP objects (lake, s3) or the file.", "false"),
+        "out": Key("string", "File sink output path."),
+        "bucket": Key("string", "S3 sink bucket (s3://bucket/prefix)."),
+        "region": Key("string", "AWS region."),
+        "profile": Key("string", "AWS profile."),
+        "endpoint_url": Key("string", "AWS endpoint URL."),
+        "partition_key": Key("choice:user_id|session_id|random", "Kinesis partition key.", "user_id"),
+        "max_in_flight": Key("int", "Calls in flight.", "4"),
+        "max_attempts": Key("int", "Attempts per record.", "8"),
+        "linger": Key("duration", "Longest wait before a partial batch is sent.", "1s"),
+        "batch_records": Key("int", "Records per batch (at most 500).", "500"),
+        "dead_letter": Key("string", "Dead-letter file.", "dead-letters.ndjson"),
+        "manifest": Key("string", "Manifest of accepted event ids, for verify."),
+    },
+    "data_faults": {
+        name: {
+            "rate": Key("fraction", "Share of events hit."),
+            "start": Key("timestamp", "Only events at or after this event_ts."),
+            "end": Key("timestamp", "Only events before this event_ts."),
+            **extra,
+        }
+        for name, extra in {
+            "duplicates": {"delay": Key("duration", "Send the copy this much later (0: at once).", "0s")},
+            "late": {
+                "min_delay": Key("duration", "Shortest delay (log-uniform).", "5m"),
+                "max_delay": Key("duration", "Longest delay.", "1d"),
+            },
+            "out_of_order": {},
+            "null_event_ts": {},
+            "missing_event_ts": {},
+            "malformed": {},
+            "schema_drift": {
+                "rename": Key("mapping", "Field renames, e.g. {title_id: content_id}."),
+                "event_ts_as_iso": Key("bool", "Send event_ts as an ISO-8601 string.", "false"),
+                "add_fields": Key("mapping", "Fields added with these values."),
+                "drop_fields": Key("strings", "Fields removed."),
+            },
+            "oversize": {"size": Key("size", "Size of the padded record.", "1100KiB")},
+        }.items()
+    },
+    "transport_faults": {
+        "throttle_rate": Key("fraction", "Share of records answered as throttled.", "0"),
+        "call_failure_rate": Key("fraction", "Share of calls failing with a 503.", "0"),
+        "quota": Key("quota", "Simulated stream quota: 1MiB/s, 1000rec/s."),
+    },
+}
+
+# Scenario keys that are settings of the run (so flags and env vars override them).
+_SETTING_OF: dict[str, str] = {
+    "seed": "seed", "rate": "rate", "shape": "shape", "duration": "duration", "count": "count",
+    "clock.start": "start", "clock.end": "end", "clock.speed": "speed",
+    "population.accounts": "accounts", "catalog.titles": "titles",
+    "sink.type": "sink", "sink.lake_dir": "lake_dir", "sink.stream": "stream", "sink.prefix": "prefix",
+    "sink.buffer_size": "buffer_size", "sink.buffer_interval": "buffer_interval", "sink.gzip": "gzip",
+    "sink.out": "out", "sink.bucket": "bucket", "sink.region": "region", "sink.profile": "profile",
+    "sink.endpoint_url": "endpoint_url", "sink.partition_key": "partition_key",
+    "sink.max_in_flight": "max_in_flight", "sink.max_attempts": "max_attempts", "sink.linger": "linger",
+    "sink.batch_records": "batch_records", "sink.dead_letter": "dead_letter", "sink.manifest": "manifest",
+    "transport_faults.throttle_rate": "throttle_rate",
+    "transport_faults.call_failure_rate": "call_failure_rate", "transport_faults.quota": "quota",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """A validated scenario: a settings layer plus the objects only a scenario can set."""
+
+    path: Path
+    name: str
+    description: str
+    settings: Mapping[str, str]
+    world: WorldConfig
+    sessions: SessionParams
+    data_faults: DataFaults
+
+
+class _Problem(Exception):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def _fail(path: str, message: str, value: Any = None, *, show: bool = True) -> _Problem:
+    return _Problem(path, f"{message} (got {value!r})" if show else message)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _number(path: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(path, "must be a number", value)
+    return float(value)
+
+
+def _check_leaf(path: str, key: Key, value: Any) -> Any:
+    """Check one value against its kind; return it normalised."""
+    kind = key.kind
+    try:
+        if kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _fail(path, "must be a whole number", value)
+            if value < 0:
+                raise _fail(path, "must not be negative", value)
+            return value
+        if kind == "number":
+            v = _number(path, value)
+            if v < 0:
+                raise _fail(path, "must not be negative", value)
+            return v
+        if kind == "fraction":
+            v = _number(path, value)
+            if not 0.0 <= v <= 1.0:
+                raise _fail(path, "must be within [0, 1]", value)
+            return v
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise _fail(path, "must be true or false", value)
+            return value
+        if kind == "string":
+            if not isinstance(value, str) or not value:
+                raise _fail(path, "must be a non-empty string", value)
+            return value
+        if kind.startswith("choice:"):
+            options = kind.split(":", 1)[1].split("|")
+            if value not in options:
+                raise _fail(path, "must be one of " + ", ".join(options), value)
+            return value
+        if kind == "rate":
+            rate = parse_rate(_text(value), option=path)
+            if rate <= 0:
+                raise _fail(path, "must be greater than zero", value)
+            return _text(value)
+        if kind == "duration":
+            text = _text(value)
+            if text.strip() not in ("0", "0s", "0.0"):
+                parse_duration(text, option=path)
+            return text
+        if kind == "timestamp":
+            parse_timestamp(_text(value), option=path)
+            return _text(value)
+        if kind == "speed":
+            text = _text(value).lower()
+            if text not in ("max", "inf", "fast"):
+                try:
+                    factor = float(text.removesuffix("x"))
+                except ValueError:
+                    factor = -1.0
+                if not factor > 0:
+                    raise _fail(path, "must be max or a factor such as 10x", value)
+            return text
+        if kind == "size":
+            from producer.config import _parse_size
+
+            _parse_size(_text(value), path)
+            return _text(value)
+        if kind == "quota":
+            parse_quota(_text(value), option=path)
+            return _text(value)
+        if kind == "weights":
+            if not isinstance(value, Mapping) or not value:
+                raise _fail(path, "must be a mapping of name -> weight", value)
+            weights = {str(k): _number(f"{path}.{k}", v) for k, v in value.items()}
+            for k, v in weights.items():
+                if v < 0:
+                    raise _fail(f"{path}.{k}", "must not be negative", v)
+            if sum(weights.values()) <= 0:
+                raise _fail(path, "weights must not all be zero", value)
+            return weights
+        if kind == "list":
+            if not isinstance(value, list) or not value:
+                raise _fail(path, "must be a list of numbers", value)
+            return [_number(f"{path}[{i}]", v) for i, v in enumerate(value)]
+        if kind == "pair":
+            if not isinstance(value, list) or len(value) != 2:
+                raise _fail(path, "must be [min, max]", value)
+            lo, hi = (_number(f"{path}[{i}]", v) for i, v in enumerate(value))
+            if lo < 0 or hi < lo:
+                raise _fail(path, "must be [min, max] with 0 <= min <= max", value)
+            return (lo, hi)
+        if kind == "mapping":
+            if not isinstance(value, Mapping):
+                raise _fail(path, "must be a mapping", value)
+            return dict(value)
+        if kind == "strings":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise _fail(path, "must be a list of field names", value)
+            return tuple(value)
+        if kind == "transitions":
+            return _check_transitions(path, value)
+    except ConfigError as exc:
+        # A parser's own message already names the key and the value.
+        raise _Problem(path, str(exc).removeprefix(f"invalid {path} ").strip()) from None
+    raise AssertionError(kind)
+
+
+#: The transitions a scenario may set, by source state, and where "the rest" goes.
+_EDGES: dict[str, tuple[str, ...]] = {"SEEK": ("BUFFER_START",), "PLAY_STOP": ("PLAY_START",)}
+
+
+def _check_transitions(path: str, value: Any) -> dict[str, dict[str, float]]:
+    if not isinstance(value, Mapping):
+        raise _fail(path, "must be a mapping of state -> {next state: probability}", value)
+    rows: dict[str, dict[str, float]] = {}
+    for state, row in value.items():
+        where = f"{path}.{state}"
+        if state not in EVENT_TYPES:
+            hint = difflib.get_close_matches(str(state), EVENT_TYPES, n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else f"; states are {', '.join(EVENT_TYPES)}"
+            raise _fail(where, f"undefined state {state!r}{extra}", state, show=False)
+        if state not in _EDGES:
+            raise _fail(where, f"the transitions out of {state} are fixed by the model; settable: "
+                        + ", ".join(f"{k} -> {'/'.join(v)}" for k, v in _EDGES.items()), row, show=False)  # fmt: skip
+        if not isinstance(row, Mapping):
+            raise _fail(where, "must be a mapping of next state -> probability", row)
+        total = 0.0
+        for target, p in row.items():
+            tpath = f"{where}.{target}"
+            if target not in EVENT_TYPES:
+                hint = difflib.get_close_matches(str(target), EVENT_TYPES, n=1)
+                extra = f"; did you mean {hint[0]!r}?" if hint else ""
+                raise _fail(tpath, f"undefined state {target!r}{extra}", target, show=False)
+            if target not in _EDGES[state]:
+                raise _fail(tpath, f"no transition {state} -> {target} in the session model", p, show=False)
+            prob = _number(tpath, p)
+            if not 0.0 <= prob <= 1.0:
+                raise _fail(tpath, "probability must be within [0, 1]", p)
+            total += prob
+        if total > 1.0 + 1e-9:
+            raise _fail(where, f"probabilities sum to {total:g}, more than 1", dict(row), show=False)
+        rows[str(state)] = {str(k): float(v) for k, v in row.items()}
+    return rows
+
+
+def _walk(node: Mapping[str, Any], data: Any, prefix: str, out: dict[str, Any]) -> None:
+    if not isinstance(data, Mapping):
+        raise _fail(prefix or "(top level)", "must be a mapping of keys", data)
+    for raw_key, value in data.items():
+        key = str(raw_key)
+        path = f"{prefix}.{key}" if prefix else key
+        if key not in node:
+            hint = difflib.get_close_matches(key, list(node), n=1, cutoff=0.6)
+            suggestion = f"; did you mean {(prefix + '.' if prefix else '') + hint[0]!r}?" if hint else ""
+            raise _fail(path, f"unknown key{suggestion}", value, show=not hint)
+        spec = node[key]
+        if value is None:
+            continue
+        if isinstance(spec, dict):
+            _walk(spec, value, path, out)
+        else:
+            out[path] = _check_leaf(path, spec, value)
+
+
+def _dur(text: str | None, default: float) -> float:
+    if text is None:
+        return default
+    return 0.0 if text.strip() in ("0", "0s", "0.0") else parse_duration(text)
+
+
+def _ts(text: str | None) -> float | None:
+    return None if text is None else parse_timestamp(text, option="timestamp")
+
+
+def _build(path: Path, values: dict[str, Any]) -> Scenario:
+    v = values
+    # Cross-key checks.
+    ppa = v.get("population.profiles_per_account")
+    if ppa is not None:
+        if len(ppa) > 5:
+            raise _fail("population.profiles_per_account", "at most 5 profiles per account", ppa)
+        if any(not 0 <= p <= 1 for p in ppa):
+            raise _fail("population.profiles_per_account", "probabilities must be within [0, 1]", ppa)
+        if abs(sum(ppa) - 1.0) > 1e-6:
+            raise _fail("population.profiles_per_account", f"probabilities sum to {sum(ppa):g}, not 1", ppa)
+    known = {c.code for c in COUNTRIES}
+    for code in v.get("population.country_weights", {}):
+        if code not in known:
+            hint = difflib.get_close_matches(code, sorted(known), n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise _fail(f"population.country_weights.{code}", f"unknown country{extra}", code, show=False)
+    for name in ("population.device_weights", "sessions.pause_rate_per_h"):
+        for device in v.get(name, {}):
+            if device not in DEVICE_TYPES:
+                raise _fail(
+                    f"{name}.{device}", "unknown device; devices are " + ", ".join(DEVICE_TYPES), device
+                )
+    if "shape" in v:
+        parse_shape(v["shape"], 1.0, lambda _t: 1.0)
+    transitions = v.get("sessions.transitions", {})
+    if "SEEK" in transitions and v.get("sessions.seek_rate_per_h") == 0:
+        raise _fail("sessions.transitions.SEEK", "state SEEK is unreachable: sessions.seek_rate_per_h is 0",
+                    transitions["SEEK"], show=False)  # fmt: skip
+    if "PLAY_STOP" in transitions and v.get("catalog.series_play_share") == 0:
+        raise _fail("sessions.transitions.PLAY_STOP", "autoplay is unreachable: catalog.series_play_share is 0",
+                    transitions["PLAY_STOP"], show=False)  # fmt: skip
+
+    world_fields = {
+        "population.profiles_per_account": ("profiles_per_account", tuple),
+        "population.country_weights": ("country_weights", dict),
+        "population.device_weights": ("device_weights", dict),
+        "population.app_versions": ("app_versions", dict),
+        "catalog.popularity": ("popularity", str),
+        "catalog.popularity_sigma": ("popularity_sigma", float),
+        "catalog.zipf_exponent": ("zipf_exponent", float),
+        "catalog.film_share": ("film_share", float),
+        "catalog.series_play_share": ("series_play_share", float),
+    }
+    world_kw: dict[str, Any] = {f: conv(v[k]) for k, (f, conv) in world_fields.items() if k in v}
+    world = WorldConfig(**world_kw)
+
+    session_kw: dict[str, Any] = {
+        k.split(".", 1)[1]: val
+        for k, val in v.items()
+        if k.startswith("sessions.") and k != "sessions.transitions"
+    }
+    if "SEEK" in transitions:
+        session_kw["seek_buffer_prob"] = transitions["SEEK"].get("BUFFER_START", 0.0)
+    if "PLAY_STOP" in transitions:
+        session_kw["autoplay_prob"] = transitions["PLAY_STOP"].get("PLAY_START", 0.0)
+    sessions = SessionParams(**session_kw)
+
+    def fault(name: str) -> Fault | None:
+        if f"data_faults.{name}.rate" not in v:
+            if any(k.startswith(f"data_faults.{name}.") for k in v):
+                raise _fail(f"data_faults.{name}.rate", "is required", None)
+            return None
+        p = f"data_faults.{name}."
+        from producer.config import _parse_size
+
+        return Fault(
+            rate=v[p + "rate"],
+            start=_ts(v.get(p + "start")),
+            end=_ts(v.get(p + "end")),
+            delay_s=_dur(v.get(p + "delay") or v.get(p + "min_delay"), 300.0 if name == "late" else 0.0),
+            max_delay_s=_dur(v.get(p + "max_delay"), 86400.0),
+            size_bytes=_parse_size(v.get(p + "size", "1100KiB"), p + "size"),
+        )
+
+    drift = None
+    if any(k.startswith("data_faults.schema_drift.") for k in v):
+        p = "data_faults.schema_drift."
+        drift = SchemaDrift(
+            rate=v.get(p + "rate", 1.0),
+            start=_ts(v.get(p + "start")),
+            end=_ts(v.get(p + "end")),
+            rename={str(a): str(b) for a, b in v.get(p + "rename", {}).items()},
+            event_ts_as_iso=v.get(p + "event_ts_as_iso", False),
+            add_fields=v.get(p + "add_fields", {}),
+            drop_fields=v.get(p + "drop_fields", ()),
+        )
+    faults = DataFaults(
+        duplicates=fault("duplicates"),
+        late=fault("late"),
+        out_of_order=fault("out_of_order"),
+        null_event_ts=fault("null_event_ts"),
+        missing_event_ts=fault("missing_event_ts"),
+        malformed=fault("malformed"),
+        schema_drift=drift,
+        oversize=fault("oversize"),
+    )
+    settings = {_SETTING_OF[k]: _text(val) for k, val in v.items() if k in _SETTING_OF}
+    return Scenario(
+        path=path,
+        name=v.get("name", path.stem),
+        description=v.get("description", ""),
+        settings=settings,
+        world=world,
+        sessions=sessions,
+        data_faults=faults,
+    )
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file; any problem is one :class:`ConfigError` line."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        msg = f"{path}: cannot read the scenario: {exc.strerror or exc}"
+        raise ConfigError(msg) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        msg = f"{path}: {where}not valid YAML: {problem}"
+        raise ConfigError(msg) from None
+    if data is None:
+        data = {}
+    values: dict[str, Any] = {}
+    try:
+        _walk(SCHEMA, data, "", values)
+        return _build(path, values)
+    except _Problem as p:
+        msg = f"{path}: {p.path}: {p.message}"
+        raise ConfigError(msg) from None
+    except ConfigError as exc:
+        msg = f"{path}: {exc}"
+        raise ConfigError(msg) from None
+
+
+def shipped_scenarios() -> list[Path]:
+    """The scenario files shipped with netflix-producer."""
+    return sorted(SHIPPED_DIR.glob("*.yaml")) if SHIPPED_DIR.is_dir() else []
+
+
+def find_scenario(name_or_path: str) -> Path:
+    """A path, or the name of a shipped scenario (``steady-demo``)."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    shipped = {s.stem: s for s in shipped_scenarios()}
+    if name_or_path in shipped:
+        return shipped[name_or_path]
+    hint = difflib.get_close_matches(name_or_path, list(shipped), n=1)
+    extra = f" (did you mean {hint[0]!r}?)" if hint else f" (shipped: {', '.join(shipped)})"
+    msg = f"--scenario {name_or_path!r}: no such file or shipped scenario{extra}"
+    raise ConfigError(msg)
+
+
+def resolve_run(
+    flags: Mapping[str, Any], env: Mapping[str, str] | None = None, scenario: str | None = None
+) -> Settings:
+    """Settings from flags, environment and an optional scenario (name or path)."""
+    if scenario is None:
+        return resolve(flags, env)
+    loaded = load_scenario(find_scenario(scenario))
+    settings = resolve(flags, env, scenario=loaded.settings)
+    return dataclasses.replace(
+        settings,
+        world=loaded.world,
+        session_params=loaded.sessions,
+        data_faults=loaded.data_faults if loaded.data_faults.active else None,
+        scenario=loaded.name,
+    )
+
+
+def scenario_reference() -> str:
+    """Every scenario key as Markdown (docs/scenarios.md embeds it; a test keeps them equal)."""
+    lines = ["| key | kind | default | meaning |", "|---|---|---|---|"]
+
+    def visit(node: Mapping[str, Any], prefix: str) -> None:
+        for name, spec in node.items():
+            path = f"{prefix}.{name}" if prefix else name
+            if isinstance(spec, dict):
+                visit(spec, path)
+            else:
+                kind = spec.kind.replace("choice:", "one of: ").replace("|", ", ")
+                lines.append(f"| `{path}` | {kind} | {spec.default} | {spec.help} |")
+
+    visit(SCHEMA, "")
+    return "\n".join(lines)
