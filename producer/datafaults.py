@@ -10,7 +10,9 @@ with the original event they follow.
   ``delay`` later;
 - ``late``: an event sent now whose ``event_ts`` is minutes to days earlier (log-
   uniform between ``min_delay`` and ``max_delay``), as if it had waited on a device;
-- ``out_of_order``: an event held back and sent after its session's next event;
+- ``out_of_order``: an event held back and sent after its session's next event (one
+  whose session has no next event within an hour, or within the run, is sent then,
+  in order, and not counted);
 - ``null_event_ts`` / ``missing_event_ts``: ``"event_ts":null`` / no ``event_ts``;
 - ``malformed``: a line that is not valid JSON (truncated, a brace or a quote lost);
 - ``schema_drift``: from ``start`` (or for a share of events): fields renamed (e.g.
@@ -191,12 +193,13 @@ class DataFaultInjector:
             if hold[i] and sid is not None and sid not in self._held:
                 # Held back: goes out right after this session's next event.
                 self._held[sid] = (record, tl[i], now)
-                self.counts["out_of_order"] += 1
             else:
                 group.append((record, tl[i]))
                 if sid is not None and sid in self._held:
+                    # Counted here: only a record sent after a newer one is out of order.
                     held, htype, _ = self._held.pop(sid)
                     group.append((held, htype))
+                    self.counts["out_of_order"] += 1
             if dup[i]:
                 self.counts["duplicates"] += 1
                 if delay > 0:
