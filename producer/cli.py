@@ -6,6 +6,7 @@ User mistakes end with one line on stderr and exit status 1; no traceback.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -32,9 +33,20 @@ __all__ = ["main"]
 _FLAGS = {"quiet", "gzip", "no_check"}
 
 
-def _settings_options(func: Callable[..., Any]) -> Callable[..., Any]:
+#: The settings that make sense for replay (where events come from a capture).
+_REPLAY_SETTINGS = frozenset(
+    {"sink", "lake_dir", "stream", "prefix", "buffer_size", "buffer_interval", "gzip", "out", "bucket",
+     "region", "profile", "endpoint_url", "max_in_flight", "max_attempts", "no_check", "partition_key",
+     "throttle_rate", "call_failure_rate", "quota", "linger", "batch_records", "dead_letter",
+     "summary_json", "quiet", "manifest"}
+)  # fmt: skip
+
+
+def _settings_options(func: Callable[..., Any], only: frozenset[str] | None = None) -> Callable[..., Any]:
     """One click option per setting, help and env var taken from the settings table."""
     for s in reversed(SETTINGS):
+        if only is not None and s.name not in only:
+            continue
         default = f" [default: {s.default}]" if s.default not in (None, "false") else ""
         help_text = f"{s.help}{default} [env: {s.env}]"
         if s.name in _FLAGS:
@@ -95,7 +107,30 @@ def run_command(scenario: str | None, **flags: Any) -> None:
         raise ProducerError(summary.error)
 
 
-def _run(settings: Settings) -> Summary:
+@cli.command("replay")
+@click.argument("capture", type=click.Path(path_type=Path))
+@click.option(
+    "--speed", "speed", default="1x", show_default=True, help="1x (original timing), 10x, ... or max."
+)
+@lambda f: _settings_options(f, _REPLAY_SETTINGS)
+def replay_command(capture: Path, speed: str, **flags: Any) -> None:
+    """Send a capture's records again, same bytes, same order, same relative timing.
+
+    \b
+    Examples:
+      netflix-producer replay run.ndjson.gz --speed max            # into ./lake
+      netflix-producer replay run.ndjson --sink firehose --stream netflix-events --speed 10x
+    """
+    from producer.config import _parse_speed
+
+    factor = _parse_speed(speed, "--speed")
+    settings = dataclasses.replace(resolve({k: v for k, v in flags.items() if v is not None}), speed=factor)
+    summary = _run(settings, capture=capture)
+    if summary.error:
+        raise ProducerError(summary.error)
+
+
+def _run(settings: Settings, capture: Path | None = None) -> Summary:
     from producer.sinks.factory import open_sink
 
     quiet = settings.quiet or settings.sink == "stdout" or not sys.stderr.isatty()
@@ -113,12 +148,12 @@ def _run(settings: Settings) -> Summary:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            return await run(
-                settings,
-                sink_factory,
-                observer=view.update if view is not None else None,
-                stop=stop,
-            )
+            observer = view.update if view is not None else None
+            if capture is not None:
+                from producer.replay import replay
+
+                return await replay(capture, settings, sink_factory, observer=observer, stop=stop)
+            return await run(settings, sink_factory, observer=observer, stop=stop)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)

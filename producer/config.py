@@ -88,6 +88,8 @@ SETTINGS: tuple[Setting, ...] = (
             help="Rehearsal: share of calls failing whole with a 503 (0..1)."),
     Setting(name="quota", flag="--quota", default=None,
             help="Rehearsal: a simulated stream quota, e.g. 1MiB/s or 1000rec/s; excess is throttled."),
+    Setting(name="capture", flag="--capture", default=None,
+            help="Record every record exactly as sent, with its send time, for 'netflix-producer replay' (.gz to compress)."),
     Setting(name="manifest", flag="--manifest", default=None,
             help="Write the event_id of every accepted event here, for 'netflix-producer verify'."),
     Setting(name="prefix", flag="--prefix",
@@ -166,6 +168,7 @@ class Settings:
     call_failure_rate: float = 0.0
     quota: Quota | None = None
     manifest: Path | None = None
+    capture: Path | None = None
     #: From a scenario file: data faults, session behaviour and world overrides.
     data_faults: DataFaults | None = None
     session_params: SessionParams | None = None
@@ -379,6 +382,7 @@ def resolve(
         call_failure_rate=opt("call_failure_rate", fraction),
         quota=opt("quota", lambda t, o: parse_quota(t, option=o)),
         manifest=opt("manifest", lambda t, o: Path(t)),
+        capture=opt("capture", lambda t, o: Path(t)),
         shape=shape,
         target_rate=target_rate,
         duration_s=duration,

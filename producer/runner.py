@@ -12,7 +12,6 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
 
 import numpy as np
 
@@ -21,12 +20,13 @@ from producer.clock import Clock, SystemClock
 from producer.config import Settings
 from producer.datafaults import DataFaultInjector
 from producer.deadletter import DeadLetterFile
+from producer.dispatch import CaptureLike, Dispatcher, ManifestLike
 from producer.encode import encode_block
 from producer.errors import SinkError
 from producer.pacing import Pacer
 from producer.schema import EVENT_TYPES
 from producer.sessions import SessionGenerator, SessionParams
-from producer.sinks.base import BatchResult, Sink
+from producer.sinks.base import Sink
 from producer.stats import RunStats, Summary
 from producer.world import World, WorldConfig
 
@@ -36,11 +36,6 @@ logger = logging.getLogger(__name__)
 
 #: Called with the live counters, at most every ``observe_every_s``.
 Observer = Callable[[RunStats], None]
-
-
-class _Manifest(Protocol):
-    def add(self, records: list[bytes]) -> None: ...
-    def close(self) -> None: ...
 
 
 class EventClock:
@@ -58,97 +53,6 @@ class EventClock:
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
-
-
-class _Delivery:
-    """Sends batches with at most ``max_in_flight`` calls outstanding, and accounts for them.
-
-    Backpressure: :meth:`submit` returns only once a call slot is free, so a slow or
-    throttled sink slows the runner down instead of growing a queue.
-    """
-
-    def __init__(
-        self,
-        sink: Sink,
-        stats: RunStats,
-        dead: DeadLetterFile,
-        clock: Clock,
-        manifest: _Manifest | None,
-        max_in_flight: int,
-    ) -> None:
-        self.sink = sink
-        self.stats = stats
-        self.dead = dead
-        self.clock = clock
-        self.manifest = manifest
-        self.max_in_flight = max_in_flight
-        self.inflight: set[asyncio.Task[None]] = set()
-        self.fatal: SinkError | None = None
-
-    async def submit(self, batch: list[bytes]) -> None:
-        if self.fatal is not None:
-            self.dead_letter_unsent(batch)
-            raise self.fatal
-        task = asyncio.create_task(self._deliver(batch))
-        self.inflight.add(task)
-        while len(self.inflight) >= self.max_in_flight:
-            await self._reap(asyncio.FIRST_COMPLETED)
-        if self.fatal is not None:
-            raise self.fatal
-
-    async def drain(self) -> None:
-        """Wait for every call in flight."""
-        while self.inflight:
-            await self._reap(asyncio.ALL_COMPLETED)
-
-    async def _reap(self, when: str) -> None:
-        done, _ = await asyncio.wait(self.inflight, return_when=when)
-        self.inflight -= done
-
-    async def _deliver(self, batch: list[bytes]) -> None:
-        t0 = self.clock.monotonic()
-        try:
-            result = await self.sink.send_batch(batch)
-        except SinkError as exc:
-            if exc.result is not None:
-                # The sink gave up on this batch: account for what it confirmed and
-                # dead-letter the rest with the reason.
-                self.account(batch, exc.result)
-            else:
-                # The batch was not taken; records accepted by earlier calls but lost
-                # with the sink's buffer are no longer delivered either.
-                lost = max(exc.lost, len(batch))
-                self.stats.delivered -= lost - len(batch)
-                self.stats.failed += lost
-            if self.fatal is None:
-                self.fatal = exc
-            return
-        finally:
-            self.stats.sink_seconds += self.clock.monotonic() - t0
-        self.account(batch, result)
-
-    def account(self, batch: list[bytes], result: BatchResult) -> None:
-        s = self.stats
-        s.batches += 1
-        s.delivered += result.delivered
-        s.bytes_sent += sum(map(len, batch))
-        s.retried += result.retried
-        s.throttled += result.throttled
-        s.calls += result.calls
-        s.latency.add(result.latencies_ms)
-        failed = {f.index for f in result.failures}
-        for f in result.failures:
-            self.dead.write(batch[f.index], code=f.code, message=f.message)
-            s.dead_lettered += 1
-        if self.manifest is not None:
-            self.manifest.add([r for i, r in enumerate(batch) if i not in failed] if failed else batch)
-
-    def dead_letter_unsent(self, records: list[bytes]) -> None:
-        """Records that will never be sent because the run stopped on an error."""
-        reason = str(self.fatal) if self.fatal else "run stopped"
-        for r in records:
-            self.dead.write(r, code="NotSent", message=f"run stopped before sending: {reason}", attempts=0)
-        self.stats.dead_lettered += len(records)
 
 
 async def run(
@@ -187,7 +91,8 @@ async def run(
         clock="realtime" if realtime else "simulated",
     )
     dead = DeadLetterFile(settings.dead_letter)
-    manifest: _Manifest | None = None
+    manifest: ManifestLike | None = None
+    capture: CaptureLike | None = None
     stopped_by = "count"
     error: str | None = None
     emitted = 0
@@ -220,7 +125,26 @@ async def run(
             batcher = batcher_for(settings)
         # Remote calls overlap; local sinks keep their buffers in order with one call at a time.
         in_flight = settings.max_in_flight if the_sink.name in ("firehose", "kinesis") else 1
-        delivery = _Delivery(the_sink, stats, dead, clock, manifest, in_flight)
+        if settings.capture is not None:
+            from producer import __version__
+            from producer.capture import CaptureHeader, CaptureWriter
+
+            capture = CaptureWriter(
+                settings.capture,
+                CaptureHeader(
+                    producer_version=__version__,
+                    scenario=settings.scenario,
+                    seed=settings.seed,
+                    clock=stats.clock,
+                    start=_iso(start_epoch),
+                    start_epoch=start_epoch,
+                ),
+            )
+        anchor = start_epoch
+        delivery = Dispatcher(
+            the_sink, stats, dead, clock, manifest, in_flight,
+            capture=capture, offset=lambda: event_clock.latest - anchor,
+        )  # fmt: skip
         started = clock.monotonic()
         last_observed = -math.inf
         if settings.data_faults is not None and settings.data_faults.active:
@@ -318,6 +242,8 @@ async def run(
         dead.close()
         if manifest is not None:
             manifest.close()
+        if capture is not None:
+            capture.close()
 
     # Anything generated and still unaccounted for was lost with a failed sink.
     unsent = stats.generated - stats.delivered - stats.dead_lettered - stats.failed

@@ -154,6 +154,7 @@ SCHEMA: dict[str, Any] = {
         "batch_records": Key("int", "Records per batch (at most 500).", "500"),
         "dead_letter": Key("string", "Dead-letter file.", "dead-letters.ndjson"),
         "manifest": Key("string", "Manifest of accepted event ids, for verify."),
+        "capture": Key("string", "Capture of every record as sent, for replay."),
     },
     "data_faults": {
         name: {
@@ -199,6 +200,7 @@ _SETTING_OF: dict[str, str] = {
     "sink.endpoint_url": "endpoint_url", "sink.partition_key": "partition_key",
     "sink.max_in_flight": "max_in_flight", "sink.max_attempts": "max_attempts", "sink.linger": "linger",
     "sink.batch_records": "batch_records", "sink.dead_letter": "dead_letter", "sink.manifest": "manifest",
+    "sink.capture": "capture",
     "transport_faults.throttle_rate": "throttle_rate",
     "transport_faults.call_failure_rate": "call_failure_rate", "transport_faults.quota": "quota",
 }  # fmt: skip

@@ -1,0 +1,125 @@
+"""Dispatching batches to a sink: calls in flight, backpressure, and the accounting.
+
+Shared by the runner (generated events) and replay (captured records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+from producer.clock import Clock
+from producer.deadletter import DeadLetterFile
+from producer.errors import SinkError
+from producer.sinks.base import BatchResult, Sink
+from producer.stats import RunStats
+
+__all__ = ["CaptureLike", "Dispatcher", "ManifestLike"]
+
+
+class ManifestLike(Protocol):
+    def add(self, records: list[bytes]) -> None: ...
+    def close(self) -> None: ...
+
+
+class CaptureLike(Protocol):
+    def write(self, records: list[bytes], t: float) -> None: ...
+    def close(self) -> None: ...
+
+
+class Dispatcher:
+    """Sends batches with at most ``max_in_flight`` calls outstanding, and accounts for them.
+
+    Backpressure: :meth:`submit` returns only once a call slot is free, so a slow or
+    throttled sink slows the runner down instead of growing a queue.
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        stats: RunStats,
+        dead: DeadLetterFile,
+        clock: Clock,
+        manifest: ManifestLike | None,
+        max_in_flight: int,
+        capture: CaptureLike | None = None,
+        offset: Callable[[], float] | None = None,
+    ) -> None:
+        self.sink = sink
+        self.stats = stats
+        self.dead = dead
+        self.clock = clock
+        self.manifest = manifest
+        self.max_in_flight = max_in_flight
+        self.capture = capture
+        self._offset = offset or (lambda: 0.0)
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.fatal: SinkError | None = None
+
+    async def submit(self, batch: list[bytes]) -> None:
+        if self.fatal is not None:
+            self.dead_letter_unsent(batch)
+            raise self.fatal
+        if self.capture is not None:
+            self.capture.write(batch, self._offset())
+        task = asyncio.create_task(self._deliver(batch))
+        self.inflight.add(task)
+        while len(self.inflight) >= self.max_in_flight:
+            await self._reap(asyncio.FIRST_COMPLETED)
+        if self.fatal is not None:
+            raise self.fatal
+
+    async def drain(self) -> None:
+        """Wait for every call in flight."""
+        while self.inflight:
+            await self._reap(asyncio.ALL_COMPLETED)
+
+    async def _reap(self, when: str) -> None:
+        done, _ = await asyncio.wait(self.inflight, return_when=when)
+        self.inflight -= done
+
+    async def _deliver(self, batch: list[bytes]) -> None:
+        t0 = self.clock.monotonic()
+        try:
+            result = await self.sink.send_batch(batch)
+        except SinkError as exc:
+            if exc.result is not None:
+                # The sink gave up on this batch: account for what it confirmed and
+                # dead-letter the rest with the reason.
+                self.account(batch, exc.result)
+            else:
+                # The batch was not taken; records accepted by earlier calls but lost
+                # with the sink's buffer are no longer delivered either.
+                lost = max(exc.lost, len(batch))
+                self.stats.delivered -= lost - len(batch)
+                self.stats.failed += lost
+            if self.fatal is None:
+                self.fatal = exc
+            return
+        finally:
+            self.stats.sink_seconds += self.clock.monotonic() - t0
+        self.account(batch, result)
+
+    def account(self, batch: list[bytes], result: BatchResult) -> None:
+        s = self.stats
+        s.batches += 1
+        s.delivered += result.delivered
+        s.bytes_sent += sum(map(len, batch))
+        s.retried += result.retried
+        s.throttled += result.throttled
+        s.calls += result.calls
+        s.latency.add(result.latencies_ms)
+        failed = {f.index for f in result.failures}
+        for f in result.failures:
+            self.dead.write(batch[f.index], code=f.code, message=f.message)
+            s.dead_lettered += 1
+        if self.manifest is not None:
+            self.manifest.add([r for i, r in enumerate(batch) if i not in failed] if failed else batch)
+
+    def dead_letter_unsent(self, records: list[bytes]) -> None:
+        """Records that will never be sent because the run stopped on an error."""
+        reason = str(self.fatal) if self.fatal else "run stopped"
+        for r in records:
+            self.dead.write(r, code="NotSent", message=f"run stopped before sending: {reason}", attempts=0)
+        self.stats.dead_lettered += len(records)
