@@ -28,8 +28,8 @@ test: lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check producer tests bench
-	$(BIN)/ruff format --check producer tests bench
+	$(BIN)/ruff check producer tests bench locustfile.py
+	$(BIN)/ruff format --check producer tests bench locustfile.py
 	$(BIN)/mypy
 
 format: $(STAMP)

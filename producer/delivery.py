@@ -32,8 +32,11 @@ from producer.sinks.base import BatchResult, RecordFailure
 
 __all__ = [
     "THROTTLING_CODES",
+    "BatchAttempts",
     "DeliverySink",
     "RetryPolicy",
+    "SyncDelivery",
+    "SyncTransport",
     "Transport",
     "TransportError",
 ]
@@ -90,6 +93,82 @@ class RetryPolicy:
         return rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** (attempt - 2)))
 
 
+class BatchAttempts:
+    """The retry logic of one batch, without I/O: which records to send next, after what
+    delay, and what was confirmed. Driven by :class:`DeliverySink` (asyncio) and
+    :class:`SyncDelivery` (threads, gevent, locust) alike, so both behave the same."""
+
+    def __init__(self, records: Sequence[bytes], policy: RetryPolicy, rng: random.Random) -> None:
+        self.records = records
+        self.policy = policy
+        self._rng = rng
+        self.pending = list(range(len(records)))
+        self.last_error: dict[int, tuple[str, str]] = {}
+        self.retried = self.throttled = self.calls = self.attempt = 0
+        self.latencies: list[float] = []
+
+    def next_call(self) -> tuple[float, list[bytes]] | None:
+        """(seconds to wait, records to send) for the next call, or None when done."""
+        if not self.pending or self.attempt >= self.policy.max_attempts:
+            return None
+        self.attempt += 1
+        delay = 0.0
+        if self.attempt > 1:
+            self.retried += len(self.pending)
+            delay = self.policy.delay(self.attempt, self._rng)
+        self.calls += 1
+        return delay, [self.records[i] for i in self.pending]
+
+    def succeeded(self, failed: list[tuple[int, str, str]], latency_ms: float) -> None:
+        """The call returned; ``failed`` lists the records of the call that failed."""
+        self.latencies.append(latency_ms)
+        still: list[int] = []
+        for j, code, message in failed:
+            i = self.pending[j]
+            self.last_error[i] = (code, message)
+            if code in THROTTLING_CODES:
+                self.throttled += 1
+            still.append(i)
+        self.pending = still
+
+    def failed(self, exc: TransportError, latency_ms: float) -> None:
+        """The whole call failed; raises :class:`SinkError` when retrying cannot help."""
+        self.latencies.append(latency_ms)
+        for i in self.pending:
+            self.last_error[i] = (exc.code, exc.message)
+        if exc.code in THROTTLING_CODES:
+            self.throttled += len(self.pending)
+        if not exc.retryable:
+            raise SinkError(exc.message, result=self._result())
+        logger.debug("call failed (attempt %d): %s", self.attempt, exc)
+
+    def outcome(self) -> BatchResult:
+        """What was confirmed, once :meth:`next_call` says done.
+
+        Raises :class:`SinkError` if the endpoint stayed unreachable through every
+        attempt: the run stops rather than spend the same backoff on every batch.
+        """
+        if self.pending:
+            code, message = self.last_error.get(self.pending[0], ("", ""))
+            if code in _UNREACHABLE:
+                raise SinkError(message, result=self._result())
+        return self._result()
+
+    def _result(self) -> BatchResult:
+        failures = tuple(
+            RecordFailure(index=i, code=self.last_error[i][0], message=self.last_error[i][1])
+            for i in self.pending
+        )
+        return BatchResult(
+            delivered=len(self.records) - len(failures),
+            failures=failures,
+            retried=self.retried,
+            throttled=self.throttled,
+            calls=self.calls,
+            latencies_ms=tuple(self.latencies),
+        )
+
+
 class DeliverySink:
     """A sink that delivers through a :class:`Transport`, retrying as AWS advises."""
 
@@ -121,89 +200,68 @@ class DeliverySink:
         if self.closed:
             msg = f"{self.name}: send_batch after the sink was closed"
             raise SinkError(msg)
-        pending = list(range(len(records)))
-        last_error: dict[int, tuple[str, str]] = {}
-        retried = throttled = calls = 0
-        latencies: list[float] = []
-        attempt = 0
-        while pending and attempt < self.policy.max_attempts:
-            attempt += 1
-            if attempt > 1:
-                retried += len(pending)
-                await self._sleep(self.policy.delay(attempt, self._rng))
+        attempts = BatchAttempts(records, self.policy, self._rng)
+        while (call := attempts.next_call()) is not None:
+            delay, batch = call
+            if delay:
+                await self._sleep(delay)
             started = time.perf_counter()
             try:
-                calls += 1
-                failed = await self.transport.put([records[i] for i in pending])
+                failed = await self.transport.put(batch)
             except TransportError as exc:
-                latencies.append((time.perf_counter() - started) * 1000.0)
-                for i in pending:
-                    last_error[i] = (exc.code, exc.message)
-                if exc.code in THROTTLING_CODES:
-                    throttled += len(pending)
-                if not exc.retryable:
-                    raise self._give_up(exc.message, records, pending, last_error, retried, throttled,
-                                        calls, latencies) from None  # fmt: skip
-                logger.debug("%s call failed (attempt %d): %s", self.name, attempt, exc)
+                attempts.failed(exc, (time.perf_counter() - started) * 1000.0)
                 continue
-            latencies.append((time.perf_counter() - started) * 1000.0)
-            still: list[int] = []
-            for j, code, message in failed:
-                i = pending[j]
-                last_error[i] = (code, message)
-                if code in THROTTLING_CODES:
-                    throttled += 1
-                still.append(i)
-            pending = still
-        if pending:
-            last = last_error.get(pending[0], ("", ""))
-            if last[0] in _UNREACHABLE:
-                # The endpoint stayed unreachable through every attempt: stop rather
-                # than spend the same backoff on every batch that follows.
-                raise self._give_up(
-                    last[1], records, pending, last_error, retried, throttled, calls, latencies
-                )
-        failures = tuple(
-            RecordFailure(index=i, code=last_error[i][0], message=last_error[i][1]) for i in pending
-        )
-        return BatchResult(
-            delivered=len(records) - len(failures),
-            failures=failures,
-            retried=retried,
-            throttled=throttled,
-            calls=calls,
-            latencies_ms=tuple(latencies),
-        )
-
-    def _give_up(
-        self,
-        message: str,
-        records: Sequence[bytes],
-        pending: list[int],
-        last_error: dict[int, tuple[str, str]],
-        retried: int,
-        throttled: int,
-        calls: int,
-        latencies: list[float],
-    ) -> SinkError:
-        failures = tuple(
-            RecordFailure(index=i, code=last_error[i][0], message=last_error[i][1]) for i in pending
-        )
-        result = BatchResult(
-            delivered=len(records) - len(failures),
-            failures=failures,
-            retried=retried,
-            throttled=throttled,
-            calls=calls,
-            latencies_ms=tuple(latencies),
-        )
-        return SinkError(message, result=result)
+            attempts.succeeded(failed, (time.perf_counter() - started) * 1000.0)
+        return attempts.outcome()
 
     async def aclose(self) -> None:
         """Close the transport."""
         if not self.closed:
             self.closed = True
             await self.transport.aclose()
+
+
+class SyncTransport(Protocol):
+    """A blocking :class:`Transport` (boto3), for threads and gevent."""
+
+    name: str
+
+    def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
+        """Send the records in one call; raise :class:`TransportError` if the call failed."""
+        ...
+
+
+class SyncDelivery:
+    """The same delivery semantics as :class:`DeliverySink`, blocking (for locust users)."""
+
+    def __init__(
+        self,
+        transport: SyncTransport,
+        *,
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.transport = transport
+        self.policy = policy or RetryPolicy()
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+
+    def send_batch(self, records: Sequence[bytes]) -> BatchResult:
+        """Deliver one batch, resending failed records; return what was confirmed."""
+        attempts = BatchAttempts(records, self.policy, self._rng)
+        while (call := attempts.next_call()) is not None:
+            delay, batch = call
+            if delay:
+                self._sleep(delay)
+            started = time.perf_counter()
+            try:
+                failed = self.transport.put(batch)
+            except TransportError as exc:
+                attempts.failed(exc, (time.perf_counter() - started) * 1000.0)
+                continue
+            attempts.succeeded(failed, (time.perf_counter() - started) * 1000.0)
+        return attempts.outcome()
 
 
 #: Transport error codes that mean the endpoint cannot be reached at all.

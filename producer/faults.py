@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from producer.delivery import Transport, TransportError
+from producer.delivery import SyncTransport, Transport, TransportError
 from producer.errors import ConfigError
 
-__all__ = ["FaultyTransport", "Quota", "TransportFaults", "parse_quota"]
+__all__ = ["FaultPlan", "FaultySyncTransport", "FaultyTransport", "Quota", "TransportFaults", "parse_quota"]
 
 _QUOTA_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(rec|records|b|kb|kib|mb|mib)\s*/\s*s\s*$", re.IGNORECASE)
 _QUOTA_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
@@ -66,6 +66,70 @@ class TransportFaults:
         return self.throttle_rate > 0 or self.call_failure_rate > 0 or self.quota is not None
 
 
+class FaultPlan:
+    """Decides, without I/O, which records of a call are throttled and which calls fail."""
+
+    def __init__(
+        self,
+        faults: TransportFaults,
+        *,
+        throttle_code: str,
+        throttle_message: str,
+        seed: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.faults = faults
+        self.throttle_code = throttle_code
+        self.throttle_message = throttle_message
+        self._rng = random.Random(seed)
+        self._clock = clock
+        self._tokens = faults.quota.per_s if faults.quota else 0.0
+        self._refilled = clock()
+        self.injected_call_failures = 0
+        self.injected_throttles = 0
+
+    def _quota_allows(self, size: float) -> bool:
+        quota = self.faults.quota
+        if quota is None:
+            return True
+        now = self._clock()
+        # A token bucket holding at most one second of quota, as a stream's per-second limit.
+        self._tokens = min(quota.per_s, self._tokens + (now - self._refilled) * quota.per_s)
+        self._refilled = now
+        if self._tokens >= size:
+            self._tokens -= size
+            return True
+        return False
+
+    def split(self, records: Sequence[bytes]) -> tuple[list[int], list[tuple[int, str, str]]]:
+        """(indices to really send, throttled failures); raises a 503 for a failed call."""
+        f = self.faults
+        if f.call_failure_rate and self._rng.random() < f.call_failure_rate:
+            self.injected_call_failures += 1
+            code, message = "ServiceUnavailableException", "Slow down. (rehearsed 503)"
+            raise TransportError(code, message, retryable=True)
+        throttled: list[tuple[int, str, str]] = []
+        send: list[int] = []
+        per_record = f.quota is not None and f.quota.unit == "records"
+        for i, record in enumerate(records):
+            size = 1.0 if per_record else float(len(record))
+            if (f.throttle_rate and self._rng.random() < f.throttle_rate) or not self._quota_allows(size):
+                throttled.append((i, self.throttle_code, self.throttle_message))
+            else:
+                send.append(i)
+        self.injected_throttles += len(throttled)
+        return send, throttled
+
+    @staticmethod
+    def merge(
+        send: list[int], throttled: list[tuple[int, str, str]], inner_failed: list[tuple[int, str, str]]
+    ) -> list[tuple[int, str, str]]:
+        failed = list(throttled)
+        failed.extend((send[j], code, message) for j, code, message in inner_failed)
+        failed.sort()
+        return failed
+
+
 class FaultyTransport:
     """Wraps a transport and injects the faults of :class:`TransportFaults`."""
 
@@ -81,57 +145,28 @@ class FaultyTransport:
     ) -> None:
         self.inner = inner
         self.name = inner.name
-        self.faults = faults
-        self.throttle_code = throttle_code
-        self.throttle_message = throttle_message
-        self._rng = random.Random(seed)
-        self._clock = clock
-        self._tokens = faults.quota.per_s if faults.quota else 0.0
-        self._refilled = clock()
-        self.injected_call_failures = 0
-        self.injected_throttles = 0
-
-    def __getattr__(self, name: str) -> object:
-        # describe() and friends go to the real transport.
-        return getattr(self.inner, name)
-
-    def _quota_allows(self, size: float) -> bool:
-        quota = self.faults.quota
-        if quota is None:
-            return True
-        now = self._clock()
-        # A token bucket holding at most one second of quota, as a stream's per-second limit.
-        self._tokens = min(quota.per_s, self._tokens + (now - self._refilled) * quota.per_s)
-        self._refilled = now
-        if self._tokens >= size:
-            self._tokens -= size
-            return True
-        return False
+        self.plan = FaultPlan(
+            faults, throttle_code=throttle_code, throttle_message=throttle_message, seed=seed, clock=clock
+        )
 
     async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
-        f = self.faults
-        if f.call_failure_rate and self._rng.random() < f.call_failure_rate:
-            self.injected_call_failures += 1
-            code, message = "ServiceUnavailableException", "Slow down. (rehearsed 503)"
-            raise TransportError(code, message, retryable=True)
-        throttled: list[int] = []
-        send: list[int] = []
-        per_record = f.quota is not None and f.quota.unit == "records"
-        for i, record in enumerate(records):
-            size = 1.0 if per_record else float(len(record))
-            if (f.throttle_rate and self._rng.random() < f.throttle_rate) or not self._quota_allows(size):
-                throttled.append(i)
-            else:
-                send.append(i)
-        self.injected_throttles += len(throttled)
-        failed: list[tuple[int, str, str]] = [
-            (i, self.throttle_code, self.throttle_message) for i in throttled
-        ]
-        if send:
-            inner_failed = await self.inner.put([records[i] for i in send])
-            failed.extend((send[j], code, message) for j, code, message in inner_failed)
-            failed.sort()
-        return failed
+        send, throttled = self.plan.split(records)
+        inner_failed = await self.inner.put([records[i] for i in send]) if send else []
+        return self.plan.merge(send, throttled, inner_failed)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+class FaultySyncTransport:
+    """:class:`FaultyTransport` for a blocking transport."""
+
+    def __init__(self, inner: SyncTransport, plan: FaultPlan) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.plan = plan
+
+    def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
+        send, throttled = self.plan.split(records)
+        inner_failed = self.inner.put([records[i] for i in send]) if send else []
+        return self.plan.merge(send, throttled, inner_failed)

@@ -78,6 +78,8 @@ class WorldConfig:
 
     seed: int = 42
     accounts: int = 250_000
+    #: user_id of the first account; a swarm gives each worker its own range.
+    user_id_base: int = 10_000_000
     profiles_per_account: tuple[float, ...] = DEFAULT_PROFILES_PER_ACCOUNT
     country_weights: Mapping[str, float] | None = None
     device_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_DEVICE_WEIGHTS))
@@ -309,7 +311,7 @@ class Population:
         self.account_profiles = n_profiles
         self.account_plan = rng.choice(len(PLANS), size=n, p=PLAN_WEIGHTS).astype(np.int8)
         #: user_id of each account (what events carry).
-        self.account_user_id = (10_000_000 + np.arange(n)).astype(np.int64)
+        self.account_user_id = (config.user_id_base + np.arange(n)).astype(np.int64)
 
         total = int(n_profiles.sum())
         self.n_profiles = total

@@ -13,7 +13,7 @@ from producer.aws import AwsOptions, ClientHolder, translate_error
 from producer.delivery import TransportError
 from producer.errors import SinkError
 
-__all__ = ["FirehoseTransport"]
+__all__ = ["FirehoseSyncTransport", "FirehoseTransport", "put_record_batch_failures"]
 
 
 class FirehoseTransport:
@@ -54,13 +54,7 @@ class FirehoseTransport:
             raise
         except Exception as exc:
             raise translate_error(exc, what=self.what, region=self._holder.region) from None
-        if not resp.get("FailedPutCount"):
-            return []
-        return [
-            (j, str(entry["ErrorCode"]), str(entry.get("ErrorMessage", "")))
-            for j, entry in enumerate(resp["RequestResponses"])
-            if entry.get("ErrorCode")
-        ]
+        return put_record_batch_failures(resp)
 
     async def aclose(self) -> None:
         await self._holder.aclose()
@@ -77,3 +71,34 @@ def _destination(desc: dict[str, Any]) -> str:
                 f"{hints.get('SizeInMBs', '?')} MiB / {hints.get('IntervalInSeconds', '?')} s)"
             )
     return "a non-S3 destination"
+
+
+def put_record_batch_failures(resp: dict[str, Any]) -> list[tuple[int, str, str]]:
+    """The failed records of a PutRecordBatch response: (index, code, message)."""
+    if not resp.get("FailedPutCount"):
+        return []
+    return [
+        (j, str(entry["ErrorCode"]), str(entry.get("ErrorMessage", "")))
+        for j, entry in enumerate(resp["RequestResponses"])
+        if entry.get("ErrorCode")
+    ]
+
+
+class FirehoseSyncTransport:
+    """:class:`FirehoseTransport` on a blocking boto3 client (threads, gevent, locust)."""
+
+    name = "firehose"
+
+    def __init__(self, *, stream: str, client: Any) -> None:
+        self.stream = stream
+        self.client = client
+
+    def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
+        try:
+            resp = self.client.put_record_batch(
+                DeliveryStreamName=self.stream, Records=[{"Data": r} for r in records]
+            )
+        except Exception as exc:
+            region = str(self.client.meta.region_name)
+            raise translate_error(exc, what=f"Firehose stream '{self.stream}'", region=region) from None
+        return put_record_batch_failures(resp)

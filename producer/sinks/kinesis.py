@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from producer.aws import AwsOptions, ClientHolder, translate_error
 from producer.delivery import TransportError
@@ -20,7 +21,9 @@ __all__ = [
     "MAX_KINESIS_BATCH_BYTES",
     "MAX_KINESIS_RECORD_BYTES",
     "PARTITION_KEYS",
+    "KinesisSyncTransport",
     "KinesisTransport",
+    "put_records_failures",
 ]
 
 #: PutRecords: 5 MiB per call, 1 MiB per record (data plus partition key).
@@ -88,13 +91,34 @@ class KinesisTransport:
             raise
         except Exception as exc:
             raise translate_error(exc, what=self.what, region=self._holder.region) from None
-        if not resp.get("FailedRecordCount"):
-            return []
-        return [
-            (j, str(entry["ErrorCode"]), str(entry.get("ErrorMessage", "")))
-            for j, entry in enumerate(resp["Records"])
-            if entry.get("ErrorCode")
-        ]
+        return put_records_failures(resp)
 
     async def aclose(self) -> None:
         await self._holder.aclose()
+
+
+def put_records_failures(resp: dict[str, Any]) -> list[tuple[int, str, str]]:
+    """The failed records of a PutRecords response: (index, code, message)."""
+    if not resp.get("FailedRecordCount"):
+        return []
+    return [
+        (j, str(entry["ErrorCode"]), str(entry.get("ErrorMessage", "")))
+        for j, entry in enumerate(resp["Records"])
+        if entry.get("ErrorCode")
+    ]
+
+
+class KinesisSyncTransport(KinesisTransport):
+    """:class:`KinesisTransport` on a blocking boto3 client (threads, gevent, locust)."""
+
+    def __init__(self, *, stream: str, client: Any, partition_key: str = "user_id", seed: int = 0) -> None:
+        super().__init__(stream=stream, partition_key=partition_key, seed=seed)
+        self.client = client
+
+    def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:  # type: ignore[override]
+        entries = [{"Data": r, "PartitionKey": self.key_of(r)} for r in records]
+        try:
+            resp = self.client.put_records(StreamName=self.stream, Records=entries)
+        except Exception as exc:
+            raise translate_error(exc, what=self.what, region=str(self.client.meta.region_name)) from None
+        return put_records_failures(resp)

@@ -1,0 +1,181 @@
+"""The library side of a locust swarm (the library never imports locust).
+
+A swarm is one or many worker processes. Each worker gets its own share, derived
+from the scenario's seed and the worker's index: its own session seed and its own
+range of user ids (the same catalog and population shape, shifted), so the union
+of a swarm is reproducible from (seed, number of workers) and no two workers ever
+speak for the same viewer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from producer.config import Settings
+from producer.datafaults import DataFaultInjector
+from producer.delivery import RetryPolicy, SyncDelivery, SyncTransport
+from producer.encode import encode_block
+from producer.faults import FaultPlan, FaultySyncTransport, TransportFaults
+from producer.sessions import SessionGenerator
+from producer.sinks.base import BatchResult
+from producer.world import World, WorldConfig
+
+__all__ = ["SwarmCounters", "WorkerShare", "sync_delivery", "worker_seed"]
+
+#: The first user_id of worker 0.
+USER_ID_BASE = 10_000_000
+
+
+def worker_seed(seed: int, worker_index: int) -> int:
+    """The session seed of one worker, derived from the swarm's seed."""
+    return int(np.random.SeedSequence([seed, worker_index, 0x5A4D]).generate_state(1)[0])
+
+
+class WorkerShare:
+    """One worker's stream of encoded records: its own sessions over its own viewers."""
+
+    def __init__(
+        self, settings: Settings, worker_index: int, *, nominal_rate: float, start: float | None = None
+    ) -> None:
+        base = settings.world or WorldConfig()
+        self.worker_index = worker_index
+        self.user_ids = (
+            USER_ID_BASE + worker_index * settings.accounts,
+            USER_ID_BASE + (worker_index + 1) * settings.accounts,
+        )
+        world = World(
+            dataclasses.replace(
+                base,
+                seed=settings.seed,  # the same catalog and population shape on every worker
+                accounts=settings.accounts,
+                titles=settings.titles,
+                user_id_base=self.user_ids[0],
+            )
+        )
+        self.seed = worker_seed(settings.seed, worker_index)
+        anchor = (
+            settings.start if settings.start is not None else (start if start is not None else time.time())
+        )
+        from producer.rate import constant
+
+        shape = settings.shape if settings.shape.kind != "constant" else constant(nominal_rate)
+        self.generator = SessionGenerator(
+            world, shape.bind(anchor), seed=self.seed, params=settings.session_params
+        )
+        self.generator.prepare()
+        faults = settings.data_faults
+        self.injector = DataFaultInjector(faults, self.seed) if faults is not None and faults.active else None
+        self._records: list[bytes] = []
+
+    def take(self, n: int) -> list[bytes]:
+        """The next ``n`` records of this worker's stream."""
+        while len(self._records) < n:
+            block = self.generator.next_block()
+            records = encode_block(block)
+            if self.injector is not None:
+                groups = self.injector.apply(records, block.event_ts, block.event_type)
+                records = [r for g in groups for r, _ in g]
+            self._records.extend(records)
+        out, self._records = self._records[:n], self._records[n:]
+        return out
+
+
+@dataclass(slots=True)
+class SwarmCounters:
+    """Records accepted, retried, throttled and dead-lettered, and calls, of a worker or a swarm."""
+
+    batches: int = 0
+    records: int = 0
+    accepted: int = 0
+    retried: int = 0
+    throttled: int = 0
+    dead_lettered: int = 0
+    calls: int = 0
+    failed_batches: int = 0
+    by_worker: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    _FIELDS = (
+        "batches",
+        "records",
+        "accepted",
+        "retried",
+        "throttled",
+        "dead_lettered",
+        "calls",
+        "failed_batches",
+    )
+
+    def add(self, records: int, result: BatchResult) -> None:
+        self.batches += 1
+        self.records += records
+        self.accepted += result.delivered
+        self.retried += result.retried
+        self.throttled += result.throttled
+        self.dead_lettered += len(result.failures)
+        self.calls += result.calls
+        self.failed_batches += bool(result.failures)
+
+    def totals(self) -> dict[str, int]:
+        return {name: int(getattr(self, name)) for name in self._FIELDS}
+
+    def take_delta(self, last: dict[str, int]) -> dict[str, int]:
+        """What changed since ``last`` (updated in place): what a worker reports to the master."""
+        now = self.totals()
+        delta = {k: now[k] - last.get(k, 0) for k in now}
+        last.update(now)
+        return delta
+
+    def merge(self, worker: str, delta: dict[str, int]) -> None:
+        """Add a worker's report (on the master)."""
+        mine = self.by_worker.setdefault(worker, dict.fromkeys(self._FIELDS, 0))
+        for k, v in delta.items():
+            if k in mine:
+                mine[k] += int(v)
+                setattr(self, k, getattr(self, k) + int(v))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.totals(), "workers": self.by_worker}
+
+
+def sync_delivery(settings: Settings, kind: str, *, seed: int) -> tuple[SyncDelivery, SyncTransport]:
+    """A blocking delivery (boto3) to a Firehose or Kinesis stream, faults included."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+    config = Config(
+        retries={"total_max_attempts": 1}, max_pool_connections=50, connect_timeout=5, read_timeout=30
+    )
+    transport: SyncTransport
+    if kind == "kinesis":
+        from producer.sinks.kinesis import KinesisSyncTransport
+
+        client = session.client("kinesis", endpoint_url=settings.endpoint_url, config=config)
+        transport = KinesisSyncTransport(
+            stream=settings.stream, client=client, partition_key=settings.partition_key, seed=seed
+        )
+        throttle = ("ProvisionedThroughputExceededException", "Rate exceeded for shard (rehearsed).")
+    else:
+        from producer.sinks.firehose import FirehoseSyncTransport
+
+        client = session.client("firehose", endpoint_url=settings.endpoint_url, config=config)
+        transport = FirehoseSyncTransport(stream=settings.stream, client=client)
+        throttle = ("ServiceUnavailableException", "Slow down.")
+    faults = TransportFaults(
+        throttle_rate=settings.throttle_rate,
+        call_failure_rate=settings.call_failure_rate,
+        quota=settings.quota,
+    )
+    if faults.active:
+        plan = FaultPlan(faults, throttle_code=throttle[0], throttle_message=throttle[1], seed=seed)
+        transport = FaultySyncTransport(transport, plan)
+    delivery = SyncDelivery(
+        transport, policy=RetryPolicy(max_attempts=settings.max_attempts), rng=random.Random(seed)
+    )
+    return delivery, transport
