@@ -1,7 +1,8 @@
 """Rate accuracy, emission lag and CPU cost of real-time runs (SystemClock), one per target rate.
 
 Each run goes through ``producer.runner.run`` exactly as the CLI does, with
-``--linger 0s`` (a partial batch leaves at every 10 ms tick) and ``--batch-records 500``, into a sink that notes, per batch,
+``--linger 0s`` (a partial batch leaves at every 10 ms tick) and
+``--batch-records 500``, into a sink that notes, per batch,
 the wall time and process CPU time of arrival, the record count, and the
 ``event_ts`` of its first and last records. From those:
 

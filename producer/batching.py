@@ -43,6 +43,7 @@ class Batcher:
         linger_s: float = 1.0,
         hard_max_bytes: int = MAX_BATCH_BYTES,
         hard_max_record_bytes: int = MAX_RECORD_BYTES,
+        pack_bytes: int | None = None,
     ) -> None:
         if not 1 <= max_records <= MAX_RECORDS_PER_BATCH:
             msg = f"records per batch must be within 1..{MAX_RECORDS_PER_BATCH}, got {max_records}"
@@ -52,6 +53,8 @@ class Batcher:
         self.max_bytes = min(max_bytes, hard_max_bytes)
         self.max_record_bytes = min(max_record_bytes, hard_max_record_bytes)
         self.linger_s = linger_s
+        #: Pack several events into one record up to this size (None: one event per record).
+        self.pack_bytes = min(pack_bytes, self.max_record_bytes) if pack_bytes else None
         self._records: list[bytes] = []
         self._bytes = 0
         self._since: float | None = None
@@ -69,10 +72,17 @@ class Batcher:
         limit_b = self.max_bytes
         limit_r = self.max_record_bytes
         fresh = not batch  # the partial batch starts in this call
+        pack = self.pack_bytes
         for record in records:
             n = len(record)
             if n > limit_r:
                 self.oversize.append(record)
+                continue
+            if pack and batch and len(batch[-1]) + n <= pack and size + n <= limit_b:
+                # Packing: the event joins the last record (events end in a newline,
+                # so the concatenation delivers to S3 exactly as separate records would).
+                batch[-1] += record
+                size += n
                 continue
             if size + n > limit_b or len(batch) >= limit_n:
                 full.append(batch)
@@ -81,7 +91,7 @@ class Batcher:
                 fresh = True
             batch.append(record)
             size += n
-        if len(batch) >= limit_n:
+        if len(batch) >= limit_n and not pack:
             full.append(batch)
             batch = []
             size = 0

@@ -110,6 +110,8 @@ SETTINGS: tuple[Setting, ...] = (
             help="Accounts in the population (1-5 profiles each, 2.3 on average)."),
     Setting(name="titles", flag="--titles", default="16000", help="Titles in the catalog (films plus seasons)."),
     Setting(name="linger", flag="--linger", default="1s", help="Longest wait before a partial batch is sent (0: every tick)."),
+    Setting(name="pack", flag="--pack", default=None,
+            help="Firehose/Kinesis: pack several events into one record up to this size, e.g. 5KB (Firehose bills per 5 KB record)."),
     Setting(name="batch_records", flag="--batch-records", default="500",
             help="Records per batch (1..500, the PutRecordBatch limit)."),
     Setting(name="dead_letter", flag="--dead-letter", default="dead-letters.ndjson",
@@ -154,6 +156,7 @@ class Settings:
     titles: int = 16_000
     linger_s: float = 1.0
     batch_records: int = 500
+    pack_bytes: int | None = None
     tick_s: float = 0.01
     dead_letter: Path = Path("dead-letters.ndjson")
     bucket: str | None = None
@@ -369,7 +372,13 @@ def resolve(
         text, src = raw("partition_key")
         msg = f"invalid {src} {text!r}: expected user_id, session_id or random"
         raise ConfigError(msg)
+    pack = opt("pack", _parse_size)
+    if pack is not None and not 64 <= pack <= 1_024_000:
+        text, src = raw("pack")
+        msg = f"invalid {src} {text!r}: a packed record is 64 bytes to 1,000 KiB"
+        raise ConfigError(msg)
     return Settings(
+        pack_bytes=pack,
         bucket=bucket,
         region=opt("region", lambda t, o: t.strip()),
         profile=opt("profile", lambda t, o: t.strip()),

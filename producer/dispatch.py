@@ -45,6 +45,7 @@ class Dispatcher:
         max_in_flight: int,
         capture: CaptureLike | None = None,
         offset: Callable[[], float] | None = None,
+        packed: bool = False,
     ) -> None:
         self.sink = sink
         self.stats = stats
@@ -53,6 +54,8 @@ class Dispatcher:
         self.manifest = manifest
         self.max_in_flight = max_in_flight
         self.capture = capture
+        #: Records may hold several newline-terminated events (--pack).
+        self.packed = packed
         self._offset = offset or (lambda: 0.0)
         self.inflight: set[asyncio.Task[None]] = set()
         self.fatal: SinkError | None = None
@@ -90,7 +93,8 @@ class Dispatcher:
                 self.account(batch, exc.result)
             else:
                 # The batch was not taken; records accepted by earlier calls but lost
-                # with the sink's buffer are no longer delivered either.
+                # with the sink's buffer are no longer delivered either. (The lake and S3
+                # sinks count events: packing does not apply to them.)
                 lost = max(exc.lost, len(batch))
                 self.stats.delivered -= lost - len(batch)
                 self.stats.failed += lost
@@ -102,24 +106,45 @@ class Dispatcher:
         self.account(batch, result)
 
     def account(self, batch: list[bytes], result: BatchResult) -> None:
+        """Count a batch's outcome, in events (a packed record holds several)."""
         s = self.stats
         s.batches += 1
-        s.delivered += result.delivered
+        s.records_sent += len(batch)
         s.bytes_sent += sum(map(len, batch))
+        # Firehose bills ingestion per record, rounded up to the next 5 KB.
+        s.billed_bytes += sum((len(r) + 5119) // 5120 for r in batch) * 5120
         s.retried += result.retried
         s.throttled += result.throttled
         s.calls += result.calls
         s.latency.add(result.latencies_ms)
         failed = {f.index for f in result.failures}
-        for f in result.failures:
-            self.dead.write(batch[f.index], code=f.code, message=f.message)
-            s.dead_lettered += 1
-        if self.manifest is not None:
-            self.manifest.add([r for i, r in enumerate(batch) if i not in failed] if failed else batch)
+        if not self.packed:
+            s.delivered += result.delivered
+            for f in result.failures:
+                self.dead.write(batch[f.index], code=f.code, message=f.message)
+                s.dead_lettered += 1
+            if self.manifest is not None:
+                self.manifest.add([r for i, r in enumerate(batch) if i not in failed] if failed else batch)
+            return
+        # Packed records: every event inside counts, dead letters and manifest stay per event.
+        for i, record in enumerate(batch):
+            events = record.splitlines(keepends=True)
+            if i in failed:
+                f = next(x for x in result.failures if x.index == i)
+                for event in events:
+                    self.dead.write(event, code=f.code, message=f.message)
+                s.dead_lettered += len(events)
+            else:
+                s.delivered += len(events)
+                if self.manifest is not None:
+                    self.manifest.add(events)
 
     def dead_letter_unsent(self, records: list[bytes]) -> None:
         """Records that will never be sent because the run stopped on an error."""
         reason = str(self.fatal) if self.fatal else "run stopped"
         for r in records:
-            self.dead.write(r, code="NotSent", message=f"run stopped before sending: {reason}", attempts=0)
-        self.stats.dead_lettered += len(records)
+            for event in r.splitlines(keepends=True) if self.packed else [r]:
+                self.dead.write(
+                    event, code="NotSent", message=f"run stopped before sending: {reason}", attempts=0
+                )
+                self.stats.dead_lettered += 1

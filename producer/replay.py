@@ -143,6 +143,8 @@ async def replay(
         end=_iso(event_clock.latest),
         batches=stats.batches,
         bytes=stats.bytes_sent,
+        records=stats.records_sent,
+        billed_bytes=stats.billed_bytes,
         stopped_by=stopped_by,
         retried=stats.retried,
         throttled=stats.throttled,

@@ -144,6 +144,7 @@ async def run(
         delivery = Dispatcher(
             the_sink, stats, dead, clock, manifest, in_flight,
             capture=capture, offset=lambda: event_clock.latest - anchor,
+            packed=batcher.pack_bytes is not None,
         )  # fmt: skip
         started = clock.monotonic()
         last_observed = -math.inf
@@ -276,6 +277,8 @@ async def run(
         end=_iso(event_clock.latest),
         batches=stats.batches,
         bytes=stats.bytes_sent,
+        records=stats.records_sent,
+        billed_bytes=stats.billed_bytes,
         stopped_by=stopped_by,
         retried=stats.retried,
         throttled=stats.throttled,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -438,7 +439,14 @@ def _build(path: Path, values: dict[str, Any]) -> Scenario:
                     f"{name}.{device}", "unknown device; devices are " + ", ".join(DEVICE_TYPES), device
                 )
     if "shape" in v:
-        parse_shape(v["shape"], 1.0, lambda _t: 1.0)
+        try:
+            parse_shape(v["shape"], 1.0, lambda _t: 1.0)
+        except ConfigError as exc:
+            # The parser names the flag (--shape); name the scenario key and its value.
+            detail = str(exc).replace("invalid --shape ", "", 1).replace("--shape ", "")
+            if repr(v["shape"]) not in detail:
+                detail = f"{detail} (got {v['shape']!r})"
+            raise _Problem("shape", detail) from None
     transitions = v.get("sessions.transitions", {})
     if "SEEK" in transitions and v.get("sessions.seek_rate_per_h") == 0:
         raise _fail("sessions.transitions.SEEK", "state SEEK is unreachable: sessions.seek_rate_per_h is 0",
@@ -512,6 +520,7 @@ def _build(path: Path, values: dict[str, Any]) -> Scenario:
         oversize=fault("oversize"),
     )
     settings = {_SETTING_OF[k]: _text(val) for k, val in v.items() if k in _SETTING_OF}
+    _check_settings(settings)
     return Scenario(
         path=path,
         name=v.get("name", path.stem),
@@ -521,6 +530,23 @@ def _build(path: Path, values: dict[str, Any]) -> Scenario:
         sessions=sessions,
         data_faults=faults,
     )
+
+
+_KEY_OF: dict[str, str] = {setting: key for key, setting in _SETTING_OF.items()}
+_SETTING_PROBLEM = re.compile(r"^invalid scenario key '(\w+)' (.*)$", re.DOTALL)
+
+
+def _check_settings(settings: Mapping[str, str]) -> None:
+    """Check the scenario's settings as a run would (limits, ranges, end after start), so
+    that ``scenarios validate`` rejects what ``run`` would. Problems of a combination that
+    flags may complete (``sink: {type: s3}`` and ``--bucket``) are left to the run."""
+    try:
+        resolve({}, {}, scenario=settings)
+    except ConfigError as exc:
+        m = _SETTING_PROBLEM.match(str(exc))
+        if m is None or m.group(1) not in _KEY_OF:
+            return
+        raise _Problem(_KEY_OF[m.group(1)], m.group(2)) from None
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -57,7 +57,9 @@ class RunStats:
     dead_lettered: int = 0
     failed: int = 0
     batches: int = 0
+    records_sent: int = 0
     bytes_sent: int = 0
+    billed_bytes: int = 0
     event_types: npt.NDArray[np.int64] = field(
         default_factory=lambda: np.zeros(len(EVENT_TYPES), dtype=np.int64)
     )
@@ -102,6 +104,9 @@ class Summary:
     batches: int
     bytes: int
     stopped_by: str
+    #: Records sent (fewer than events when packed) and Firehose-billed bytes (5 KB units).
+    records: int = 0
+    billed_bytes: int = 0
     retried: int = 0
     throttled: int = 0
     calls: int = 0

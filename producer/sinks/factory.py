@@ -30,12 +30,15 @@ def batcher_for(settings: Settings) -> Batcher:
             linger_s=settings.linger_s,
             hard_max_bytes=MAX_KINESIS_BATCH_BYTES,
             hard_max_record_bytes=MAX_KINESIS_RECORD_BYTES,
+            pack_bytes=settings.pack_bytes,
         )
     return Batcher(
         max_records=settings.batch_records,
         max_bytes=MAX_BATCH_BYTES,
         max_record_bytes=MAX_RECORD_BYTES,
         linger_s=settings.linger_s,
+        # Packing pays off (and keeps per-event accounting) only for stream sinks.
+        pack_bytes=settings.pack_bytes if settings.sink == "firehose" else None,
     )
 
 
