@@ -1,0 +1,284 @@
+"""Scenario files: the shipped ones validate, bad ones fail with one clear line, the
+resolution order holds, and docs/scenarios.md carries the key reference."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from producer.cli import cli
+from producer.errors import ConfigError
+from producer.rate import parse_shape
+from producer.scenario import SHIPPED_DIR, load_scenario, resolve_run, scenario_reference, shipped_scenarios
+
+ROOT = Path(__file__).resolve().parents[2]
+INVALID = ROOT / "tests" / "fixtures" / "scenarios" / "invalid"
+
+#: The scenarios the project promises to ship.
+SHIPPED = (
+    "steady-demo", "primetime-ramp", "daily-backfill", "null-event-ts", "schema-drift",
+    "late-and-duplicates", "malformed-records", "oversize-records", "throttle-storm", "black-friday-spike",
+)  # fmt: skip
+
+#: Each invalid fixture and what its one-line error must say: the key path and the
+#: offending value (the file name is checked separately).
+INVALID_CASES = {
+    "unknown-top-level-key.yaml": "durration: unknown key; did you mean 'duration'?",
+    "unknown-nested-key.yaml": "sink.compression: unknown key (got 'snappy')",
+    "wrong-type.yaml": "seed: must be a whole number (got 'forty-two')",
+    "probability-over-one.yaml": "data_faults.duplicates.rate: must be within [0, 1] (got 1.5)",
+    "profiles-sum-over-one.yaml": "population.profiles_per_account: probabilities sum to 1.2, not 1 (got [0.5,",
+    "transitions-row-over-one.yaml": "sessions.transitions.SEEK.BUFFER_START: probability must be within [0, 1] (got 1.2)",
+    "undefined-state.yaml": "sessions.transitions.PLAY_STPO: undefined state 'PLAY_STPO'; did you mean 'PLAY_STOP'?",
+    "undefined-transition-target.yaml": (
+        "sessions.transitions.PLAY_STOP.PLAY_RESTART: undefined state 'PLAY_RESTART'; did you mean 'PLAY_START'?"
+    ),
+    "unreachable-state.yaml": "sessions.transitions.SEEK: state SEEK is unreachable: sessions.seek_rate_per_h is 0",
+    "negative-rate.yaml": "rate: '-500/s': expected events per unit",
+    "bad-duration.yaml": "duration: '10 minutes': expected a duration",
+    "bad-timestamp.yaml": "clock.start: '27/01/2026': expected ISO-8601",
+    "unknown-country.yaml": "population.country_weights.UK: unknown country",
+    "unknown-device.yaml": "population.device_weights.smartwatch: unknown device; devices are tv, console, web, mobile, tablet (got 'smartwatch')",
+    "invalid-yaml.yaml": "line 5: not valid YAML: expected ',' or '}'",
+    "data-fault-without-rate.yaml": "data_faults.late.rate: is required",
+    "top-level-not-mapping.yaml": "(top level): must be a mapping of keys (got [{'rate': '500/s'}",
+    "bad-quota.yaml": "transport_faults.quota: 'fast': expected e.g. 1MiB/s",
+    "bad-shape.yaml": "shape: 'ramp:500/s-5k/s': expected constant, daily, ramp:",
+    "unknown-sink-type.yaml": "sink.type: 'kafka': expected one of lake",
+    "batch-records-over-limit.yaml": "sink.batch_records: '1000': PutRecordBatch takes at most 500 records",
+    "clock-end-before-start.yaml": "clock.end: '2026-01-27T00:00:00Z': not after",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_producer_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI reads NETFLIX_PRODUCER_*; a developer's shell must not change the results."""
+    for name in list(os.environ):
+        if name.startswith("NETFLIX_PRODUCER_"):
+            monkeypatch.delenv(name)
+
+
+# -- the shipped scenarios -------------------------------------------------------------
+
+
+def test_every_promised_scenario_is_shipped() -> None:
+    assert {p.stem for p in shipped_scenarios()} >= set(SHIPPED)
+    assert SHIPPED_DIR == ROOT / "scenarios"
+
+
+@pytest.mark.parametrize("path", shipped_scenarios(), ids=lambda p: p.stem)
+def test_shipped_scenario_validates_and_documents_itself(path: Path) -> None:
+    sc = load_scenario(path)
+    assert sc.name == path.stem
+    assert sc.description.strip()
+    text = path.read_text(encoding="utf-8")
+    # The header says what it is, how to run it and what to expect.
+    assert text.startswith(f"# {path.stem}: ")
+    header = text[: text.index("\nname:")]
+    assert all(line.startswith("#") or not line.strip() for line in header.splitlines())
+    assert f"netflix-producer run --scenario {path.stem}" in header
+    assert "Expect" in header
+    # Fixed seeds: the same scenario gives the same events on every run.
+    assert sc.settings["seed"].isdigit()
+
+
+def test_shipped_scenarios_validate_through_the_cli() -> None:
+    result = CliRunner().invoke(cli, ["scenarios", "validate", *map(str, shipped_scenarios())])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == len(shipped_scenarios())
+    assert all(line.startswith("ok: ") for line in lines)
+
+
+def test_scenarios_list_names_each_with_its_description() -> None:
+    result = CliRunner().invoke(cli, ["scenarios", "list"])
+    assert result.exit_code == 0, result.output
+    for name in SHIPPED:
+        (line,) = [line for line in result.output.splitlines() if line.split()[0] == name]
+        assert line[len(name) :].strip() == load_scenario(SHIPPED_DIR / f"{name}.yaml").description
+
+
+def test_scenarios_show_prints_the_file() -> None:
+    result = CliRunner().invoke(cli, ["scenarios", "show", "throttle-storm"])
+    assert result.exit_code == 0
+    assert result.output == (SHIPPED_DIR / "throttle-storm.yaml").read_text(encoding="utf-8")
+
+
+def test_the_load_shapes_are_what_their_names_promise() -> None:
+    def knots(name: str) -> tuple[tuple[float, float], ...]:
+        sc = load_scenario(SHIPPED_DIR / f"{name}.yaml")
+        return parse_shape(sc.settings["shape"], None, lambda _t: 1.0).knots
+
+    ramp = knots("primetime-ramp")
+    assert ramp == ((0.0, 200.0), (600.0, 2000.0))
+    spike = knots("black-friday-spike")
+    rates = [r for _, r in spike]
+    assert max(rates) == 10 * min(rates)
+    # A step, not a ramp: the rate jumps 10x at one instant.
+    assert any(t0 == t1 and r1 == 10 * r0 for (t0, r0), (t1, r1) in zip(spike, spike[1:], strict=False))
+
+
+def test_throttle_storm_asks_for_about_three_times_its_quota() -> None:
+    sc = load_scenario(SHIPPED_DIR / "throttle-storm.yaml")
+    assert sc.settings["sink"] == "firehose"
+    assert sc.settings["quota"] == "1MiB/s"
+    settings = resolve_run({}, env={}, scenario="throttle-storm")
+    assert settings.quota is not None and settings.quota.unit == "bytes"
+    demand = settings.target_rate * 310  # bytes per second of ~310-byte events
+    assert 2.5 < demand / settings.quota.per_s < 3.5
+
+
+def test_daily_backfill_is_one_simulated_day_as_fast_as_possible() -> None:
+    settings = resolve_run({}, env={}, scenario="daily-backfill")
+    assert settings.shape.kind == "daily"
+    assert settings.start is not None and settings.end is not None
+    assert settings.end - settings.start == 86400
+    assert settings.speed is None  # max
+
+
+# -- invalid scenarios -----------------------------------------------------------------
+
+
+def test_there_is_a_case_for_every_invalid_fixture() -> None:
+    assert sorted(p.name for p in INVALID.glob("*.yaml")) == sorted(INVALID_CASES)
+    assert len(INVALID_CASES) >= 12
+
+
+@pytest.mark.parametrize(("name", "expected"), INVALID_CASES.items(), ids=list(INVALID_CASES))
+def test_invalid_scenario_is_rejected_with_one_line(name: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_scenario(INVALID / name)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{INVALID / name}: ")
+    assert expected in message
+
+
+@pytest.mark.parametrize(("name", "expected"), INVALID_CASES.items(), ids=list(INVALID_CASES))
+def test_scenarios_validate_reports_an_invalid_file_in_one_line(name: str, expected: str) -> None:
+    result = CliRunner().invoke(cli, ["scenarios", "validate", str(INVALID / name)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("invalid: ")
+    assert name in line and expected in line
+
+
+@pytest.mark.parametrize(("name", "expected"), INVALID_CASES.items(), ids=list(INVALID_CASES))
+def test_run_with_an_invalid_scenario_stops_before_writing_anything(
+    name: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the dead-letter file's default place
+    lake = tmp_path / "lake"
+    args = ["run", "--scenario", str(INVALID / name), "--lake-dir", str(lake), "--count", "100",
+            "--start", "2026-01-27", "--summary-json", str(tmp_path / "summary.json")]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith("netflix-producer: error: ")
+    assert name in line and expected in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_valid_scenario_checks_do_not_reject_what_flags_can_complete(tmp_path: Path) -> None:
+    # An s3 sink without a bucket is a valid scenario: --bucket may come with the run.
+    path = tmp_path / "s3.yaml"
+    path.write_text("rate: 200/s\nsink: {type: s3}\n")
+    assert load_scenario(path).settings["sink"] == "s3"
+    with pytest.raises(ConfigError, match="--sink s3 needs --bucket"):
+        resolve_run({}, env={}, scenario=str(path))
+    assert resolve_run({"bucket": "s3://raw/"}, env={}, scenario=str(path)).bucket == "s3://raw/"
+
+
+def test_an_unknown_scenario_name_suggests_a_shipped_one() -> None:
+    result = CliRunner().invoke(cli, ["run", "--scenario", "throttle-strom"])
+    assert result.exit_code == 1
+    (line,) = result.output.splitlines()
+    assert "'throttle-strom': no such file or shipped scenario (did you mean 'throttle-storm'?)" in line
+
+
+# -- resolution order: flag > environment > scenario > default --------------------------
+
+
+@pytest.fixture
+def rate_scenario(tmp_path: Path) -> Path:
+    path = tmp_path / "rate.yaml"
+    path.write_text('seed: 42\nrate: 500/s\ncount: 1234\nsink: {type: "null", batch_records: 100}\n')
+    return path
+
+
+def test_scenario_values_beat_defaults(rate_scenario: Path) -> None:
+    settings = resolve_run({}, env={}, scenario=str(rate_scenario))
+    assert (settings.seed, settings.count, settings.sink, settings.batch_records) == (42, 1234, "null", 100)
+    assert settings.target_rate == 500
+    assert settings.scenario == "rate"
+
+
+def test_a_flag_beats_the_scenario(rate_scenario: Path) -> None:
+    settings = resolve_run({"rate": "1k/s", "count": "10"}, env={}, scenario=str(rate_scenario))
+    assert settings.target_rate == 1000
+    assert settings.count == 10
+    assert settings.seed == 42
+
+
+def test_an_environment_variable_beats_the_scenario_and_a_flag_beats_both(rate_scenario: Path) -> None:
+    env = {"NETFLIX_PRODUCER_RATE": "2k/s"}
+    assert resolve_run({}, env=env, scenario=str(rate_scenario)).target_rate == 2000
+    assert resolve_run({"rate": "1k/s"}, env=env, scenario=str(rate_scenario)).target_rate == 1000
+
+
+def test_flag_and_env_override_a_scenario_through_the_cli(rate_scenario: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.json"
+    base = ["run", "--scenario", str(rate_scenario), "--start", "2026-01-27", "--count", "2000",
+            "--quiet", "--summary-json", str(summary)]  # fmt: skip
+    runner = CliRunner()
+
+    result = runner.invoke(cli, base)
+    assert result.exit_code == 0, result.output
+    assert json.loads(summary.read_text())["target_rate"] == 500
+    assert json.loads(summary.read_text())["sink"] == "null"
+
+    result = runner.invoke(cli, [*base, "--rate", "1k/s"], env={"NETFLIX_PRODUCER_RATE": "2k/s"})
+    assert result.exit_code == 0, result.output
+    assert json.loads(summary.read_text())["target_rate"] == 1000
+
+    result = runner.invoke(cli, base, env={"NETFLIX_PRODUCER_RATE": "2k/s"})
+    assert result.exit_code == 0, result.output
+    data = json.loads(summary.read_text())
+    assert data["target_rate"] == 2000
+    assert data["generated"] == 2000  # --count beat the scenario's count
+
+
+def test_the_scenario_can_come_from_the_environment(rate_scenario: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.json"
+    env = {"NETFLIX_PRODUCER_SCENARIO": str(rate_scenario)}
+    args = ["run", "--start", "2026-01-27", "--count", "500", "--quiet", "--summary-json", str(summary)]
+    result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(summary.read_text())["sink"] == "null"
+
+
+# -- the docs --------------------------------------------------------------------------
+
+
+def test_docs_embed_the_scenario_reference_exactly() -> None:
+    text = (ROOT / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    block = f"<!-- scenario-reference:start -->\n{scenario_reference()}\n<!-- scenario-reference:end -->"
+    assert block in text
+
+
+def test_docs_list_every_shipped_scenario_with_its_command() -> None:
+    docs = {name: (ROOT / "docs" / name).read_text(encoding="utf-8") for name in ("scenarios.md",
+            "runbook_failures.md", "troubleshooting.md")}  # fmt: skip
+    for path in shipped_scenarios():
+        assert f"`{path.stem}`" in docs["scenarios.md"], path.stem
+    # Every command the runbooks give names a scenario that exists.
+    for name, text in docs.items():
+        for used in re.findall(r"--scenario ([a-z][\w-]*)(?![\w./-])", text):
+            assert (SHIPPED_DIR / f"{used}.yaml").is_file(), (name, used)
