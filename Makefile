@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LAKE   ?= lake
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test lint format bench clean deploy lint-infra sync-queries
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -23,18 +23,18 @@ demo: $(STAMP)
 		--buffer-interval 10s --summary-json $(LAKE)/last-run.json
 	$(BIN)/netflix-producer lake summary --lake-dir $(LAKE)
 
-## test: lint, type-check and the whole test suite
-test: lint
+## test: lint, type-check, the templates' linters and the whole test suite
+test: lint lint-infra
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check producer tests bench locustfile.py
-	$(BIN)/ruff format --check producer tests bench locustfile.py
+	$(BIN)/ruff check producer tests bench infra locustfile.py
+	$(BIN)/ruff format --check producer tests bench infra locustfile.py
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix producer tests bench
-	$(BIN)/ruff format producer tests bench
+	$(BIN)/ruff check --fix producer tests bench infra locustfile.py
+	$(BIN)/ruff format producer tests bench infra locustfile.py
 
 ## bench: benchmarks (figures, not pass/fail); see docs/performance.md
 bench: $(STAMP)
@@ -43,4 +43,50 @@ bench: $(STAMP)
 	$(BIN)/python bench/memory.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# ---- the pipeline on AWS: infra/cloudformation/, docs/setup_guide.md --------------------
+STACK    ?= netflix-pipeline
+BUCKET   ?=
+REGION   ?=
+PARAMS   ?=
+GLUE_SCRIPT := glue_scripts/netflix_raw_to_processed.py
+AWS      := aws $(if $(REGION),--region $(REGION))
+# $(call stack_output,Key): one output of the pipeline stack, read when the recipe runs
+stack_output = $$($(AWS) cloudformation describe-stacks --stack-name $(STACK) \
+	--query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue" --output text)
+CHECKOV_VENV    := .venv-checkov
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed
+CHECKOV_VERSION := 3.3.30
+
+## deploy: create or update the pipeline stack and its saved queries, upload the Glue script
+deploy:
+	@test -n "$(BUCKET)" || { echo "usage: make deploy BUCKET=<new bucket name> [STACK=$(STACK)] [REGION=...] [PARAMS='Key=Value ...']"; exit 1; }
+	@test -f $(GLUE_SCRIPT) || { echo "$(GLUE_SCRIPT) is missing"; exit 1; }
+	$(AWS) cloudformation deploy --stack-name $(STACK) \
+		--template-file infra/cloudformation/pipeline.yaml \
+		--capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
+		--parameter-overrides BucketName=$(BUCKET) $(PARAMS)
+	$(AWS) s3 cp $(GLUE_SCRIPT) "$(call stack_output,GlueScriptLocation)"
+	$(AWS) cloudformation deploy --stack-name $(STACK)-queries \
+		--template-file infra/cloudformation/named_queries.yaml --no-fail-on-empty-changeset \
+		--parameter-overrides GlueDatabaseName="$(call stack_output,GlueDatabaseName)" \
+		AthenaWorkGroupName="$(call stack_output,AthenaWorkGroupName)"
+	$(AWS) cloudformation describe-stacks --stack-name $(STACK) --query 'Stacks[0].Outputs' --output table
+
+# checkov lives in its own environment: its pins must not touch the project's.
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	@touch $@
+
+## lint-infra: saved queries in sync with queries/, cfn-lint and checkov on infra/cloudformation/
+lint-infra: $(STAMP) $(CHECKOV_STAMP)
+	$(BIN)/python infra/sync_named_queries.py --check
+	$(BIN)/cfn-lint --regions us-east-1 us-west-2 eu-west-1 ap-south-1 -- infra/cloudformation/*.yaml
+	$(CHECKOV_VENV)/bin/checkov --directory infra/cloudformation --framework cloudformation \
+		--skip-download --compact --quiet
+
+## sync-queries: rewrite infra/cloudformation/named_queries.yaml from queries/*.sql
+sync-queries: $(STAMP)
+	$(BIN)/python infra/sync_named_queries.py

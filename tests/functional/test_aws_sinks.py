@@ -129,7 +129,8 @@ def test_unknown_stream_is_one_line_and_nothing_is_sent(aws: str, tmp_path: Path
 def test_no_credentials_is_one_line(aws: str, tmp_path: Path) -> None:
     env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "true",
            "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": ""}  # fmt: skip
-    proc = cli("run", "--sink", "firehose", "--count", "10", "--quiet", env_extra=env)
+    proc = cli("run", "--sink", "firehose", "--count", "10", "--quiet", "--dead-letter", str(tmp_path / "dlq"),
+               env_extra=env)  # fmt: skip
     err = proc.stderr.decode().strip()
     assert proc.returncode == 1
     assert len(err.splitlines()) == 1 and "no AWS credentials found" in err
