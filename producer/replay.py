@@ -126,31 +126,13 @@ async def replay(
     stats.elapsed_s = elapsed
     if observer is not None:
         observer(stats)
-    return Summary(
-        generated=stats.generated,
-        delivered=stats.delivered,
-        accepted=stats.delivered,
-        dead_lettered=stats.dead_lettered,
-        failed=stats.failed,
-        elapsed_s=round(elapsed, 3),
-        target_rate=0.0,
-        achieved_rate=round(stats.generated / elapsed, 3) if elapsed > 0 else 0.0,
-        event_types={},
-        sink=the_sink.name,
-        seed=header.seed,
-        clock="replay",
+    return stats.summary(
+        elapsed_s=elapsed,
+        achieved_rate=stats.generated / elapsed if elapsed > 0 else 0.0,
         start=header.start,
         end=_iso(event_clock.latest),
-        batches=stats.batches,
-        bytes=stats.bytes_sent,
-        records=stats.records_sent,
-        billed_bytes=stats.billed_bytes,
         stopped_by=stopped_by,
-        retried=stats.retried,
-        throttled=stats.throttled,
-        calls=stats.calls,
-        latency_ms=stats.latency.summary(),
-        destination=stats.destination,
         error=error,
         dead_letter_path=str(dead.path) if dead.count else None,
+        event_types={},
     )

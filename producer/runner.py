@@ -260,34 +260,15 @@ async def run(
     else:
         # Events per second of simulated time (the rate the data shows).
         achieved = (emitted - 1) / span if span > 0 else 0.0
-    return Summary(
-        generated=stats.generated,
-        delivered=stats.delivered,
-        accepted=stats.delivered,
-        dead_lettered=stats.dead_lettered,
-        failed=stats.failed,
-        elapsed_s=round(elapsed, 3),
-        target_rate=settings.target_rate,
-        achieved_rate=round(achieved, 3),
-        event_types={name: int(c) for name, c in zip(EVENT_TYPES, stats.event_types, strict=True)},
-        sink=the_sink.name,
-        seed=settings.seed,
-        clock=stats.clock,
+    return stats.summary(
+        elapsed_s=elapsed,
+        achieved_rate=achieved,
         start=_iso(start_epoch),
         end=_iso(event_clock.latest),
-        batches=stats.batches,
-        bytes=stats.bytes_sent,
-        records=stats.records_sent,
-        billed_bytes=stats.billed_bytes,
         stopped_by=stopped_by,
-        retried=stats.retried,
-        throttled=stats.throttled,
-        calls=stats.calls,
-        latency_ms=stats.latency.summary(),
-        faults=dict(injector.counts) if injector is not None else {},
-        destination=stats.destination,
         error=error,
         dead_letter_path=str(dead.path) if dead.count else None,
+        faults=dict(injector.counts) if injector is not None else None,
     )
 
 

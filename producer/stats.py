@@ -79,6 +79,54 @@ class RunStats:
     #: "ok", "sink-bound", "quota-bound" or "cpu-bound": why the run is behind, if it is.
     pace: str = "ok"
 
+    def summary(
+        self,
+        *,
+        elapsed_s: float,
+        achieved_rate: float,
+        start: str,
+        end: str,
+        stopped_by: str,
+        error: str | None,
+        dead_letter_path: str | None,
+        event_types: dict[str, int] | None = None,
+        faults: dict[str, int] | None = None,
+    ) -> Summary:
+        """The final :class:`Summary` of these counters."""
+        return Summary(
+            generated=self.generated,
+            delivered=self.delivered,
+            accepted=self.delivered,
+            dead_lettered=self.dead_lettered,
+            failed=self.failed,
+            elapsed_s=round(elapsed_s, 3),
+            target_rate=self.target_rate,
+            achieved_rate=round(achieved_rate, 3),
+            event_types=(
+                event_types
+                if event_types is not None
+                else {name: int(c) for name, c in zip(EVENT_TYPES, self.event_types, strict=True)}
+            ),
+            sink=self.sink,
+            seed=self.seed,
+            clock=self.clock,
+            start=start,
+            end=end,
+            batches=self.batches,
+            bytes=self.bytes_sent,
+            records=self.records_sent,
+            billed_bytes=self.billed_bytes,
+            stopped_by=stopped_by,
+            retried=self.retried,
+            throttled=self.throttled,
+            calls=self.calls,
+            latency_ms=self.latency.summary(),
+            faults=faults or {},
+            destination=self.destination,
+            error=error,
+            dead_letter_path=dead_letter_path,
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
