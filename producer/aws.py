@@ -45,6 +45,8 @@ class ClientHolder:
         self.options = options
         self._stack = contextlib.AsyncExitStack()
         self._client: Any = None
+        #: The aiobotocore session of the client (its credential chain), once created.
+        self.session: Any = None
 
     async def get(self) -> Any:
         """The client, created on first use."""
@@ -54,6 +56,7 @@ class ClientHolder:
 
             try:
                 session = AioSession(profile=self.options.profile)
+                self.session = session
                 config = AioConfig(
                     retries={"total_max_attempts": 1},
                     max_pool_connections=self.options.max_pool_connections,

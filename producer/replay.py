@@ -103,6 +103,8 @@ async def replay(
             if tail:
                 await dispatch.submit(tail)
             await dispatch.drain()
+            if dispatch.fatal is not None:  # the last calls can fail too
+                raise dispatch.fatal
         except SinkError as exc:
             error = str(exc)
             stopped_by = "error"

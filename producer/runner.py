@@ -222,6 +222,8 @@ async def run(
             if tail:
                 await delivery.submit(tail)
             await delivery.drain()
+            if delivery.fatal is not None:  # the last calls can fail too
+                raise delivery.fatal
         except SinkError as exc:
             error = str(exc)
             stopped_by = "error"

@@ -8,6 +8,7 @@ from producer.config import Settings
 from producer.delivery import DeliverySink, RetryPolicy, Transport
 from producer.faults import FaultyTransport, TransportFaults
 from producer.sinks.base import EpochClock, Sink
+from producer.sinks.fast import FastFirehoseTransport, FastKinesisTransport
 from producer.sinks.file import FileSink
 from producer.sinks.firehose import FirehoseTransport
 from producer.sinks.kinesis import MAX_KINESIS_BATCH_BYTES, MAX_KINESIS_RECORD_BYTES, KinesisTransport
@@ -76,13 +77,14 @@ def open_sink(settings: Settings, clock: EpochClock) -> Sink:
         )
     if settings.sink in ("firehose", "kinesis"):
         transport: Transport
+        fast = settings.transport == "fast"
         if settings.sink == "firehose":
-            real: FirehoseTransport | KinesisTransport = FirehoseTransport(
-                stream=settings.stream, options=aws
-            )
+            firehose = FastFirehoseTransport if fast else FirehoseTransport
+            real: FirehoseTransport | KinesisTransport = firehose(stream=settings.stream, options=aws)
             throttle = ("ServiceUnavailableException", "Slow down.")
         else:
-            real = KinesisTransport(
+            kinesis = FastKinesisTransport if fast else KinesisTransport
+            real = kinesis(
                 stream=settings.stream, partition_key=settings.partition_key, options=aws, seed=settings.seed
             )
             throttle = ("ProvisionedThroughputExceededException", "Rate exceeded for shard (rehearsed).")

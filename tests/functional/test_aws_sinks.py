@@ -126,6 +126,15 @@ def test_unknown_stream_is_one_line_and_nothing_is_sent(aws: str, tmp_path: Path
     assert summary["generated"] == 0 and summary["stopped_by"] == "error"
 
 
+def test_an_error_on_the_last_flush_still_fails_the_run(aws: str, tmp_path: Path) -> None:
+    code, summary, err = run_json(tmp_path, "--sink", "firehose", "--stream", "nope", "--count", "100",
+                                  "--no-check", "--start", "2026-01-27")  # fmt: skip
+    assert code == 1
+    assert "Firehose stream 'nope' not found" in err
+    assert summary["dead_lettered"] == summary["generated"] == 100
+    assert summary["accepted"] == 0
+
+
 def test_no_credentials_is_one_line(aws: str, tmp_path: Path) -> None:
     env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "true",
            "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": ""}  # fmt: skip
@@ -188,7 +197,9 @@ def test_kinesis_happy_path_and_partial_failures(aws: str, tmp_path: Path) -> No
     k.create_stream(StreamName="clicks", ShardCount=1)
     code, summary, err = run_json(tmp_path, "--sink", "kinesis", "--stream", "clicks", "--count", "1500",
                                   "--start", "2026-01-27", "--throttle-rate", "0.2", "--max-attempts", "20",
-                                  "--partition-key", "session_id")  # fmt: skip
+                                  "--partition-key", "session_id",
+                                  # moto's Kinesis shard writes are not thread-safe: one call at a time.
+                                  "--max-in-flight", "1")  # fmt: skip
     assert code == 0, err
     assert summary["accepted"] == summary["generated"] == 1500
     assert summary["throttled"] > 0
