@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/pacing.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/ship.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache
