@@ -42,8 +42,9 @@ def one(
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users), "-r", str(users),
-         "-t", f"{seconds}s", "--csv", str(prefix), "--only-summary", "--stop-timeout", "10", *extra],
+        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users),
+         "-r", str(users), "-t", f"{seconds}s", "--csv", str(prefix), "--only-summary", "--stop-timeout", "10",
+         *extra],
         env=env, cwd=workdir, capture_output=True, check=False,
     )  # fmt: skip
     wall = time.perf_counter() - started
