@@ -43,7 +43,8 @@ def one(
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users),
-         "-r", str(users), "-t", f"{seconds}s", "--csv", str(prefix), "--only-summary", "--stop-timeout", "10",
+         "-r", str(users), "-t", f"{seconds}s", "--csv", str(prefix), "--only-summary",
+         "--stop-timeout", "10",
          *extra],
         env=env, cwd=workdir, capture_output=True, check=False,
     )  # fmt: skip
