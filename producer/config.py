@@ -211,11 +211,19 @@ def _parse_bool(text: str, option: str) -> bool:
 
 
 def _parse_int(text: str, option: str, *, minimum: int = 0) -> int:
+    """A whole number: ``250000``, ``250_000``, ``100k``, ``2M`` or ``1e6``."""
+    t = text.strip().replace("_", "")
+    scale = {"k": 1_000, "K": 1_000, "m": 1_000_000, "M": 1_000_000}.get(t[-1:], 1)
+    if scale != 1:
+        t = t[:-1]
     try:
-        value = int(text.strip().replace("_", ""))
+        number = float(t) if ("e" in t.lower() or "." in t or scale != 1) else int(t)
     except ValueError:
-        msg = f"invalid {option} {text!r}: expected a whole number"
-        raise ConfigError(msg) from None
+        number = math.nan
+    value = int(number * scale) if math.isfinite(number) else None
+    if value is None or value != number * scale:
+        msg = f"invalid {option} {text!r}: expected a whole number (e.g. 50000, 100k, 1e6)"
+        raise ConfigError(msg)
     if value < minimum:
         msg = f"invalid {option} {text!r}: must be at least {minimum}"
         raise ConfigError(msg)

@@ -105,3 +105,12 @@ def test_world_export_cli(tmp_path) -> None:
     ]  # fmt: skip
     bad = invoke("world", "export", "--out", str(tmp_path / "x"), "--format", "xml")
     assert bad.exit_code == 1 and "invalid --format 'xml'" in bad.output
+
+
+@pytest.mark.parametrize(("text", "expected"), [("100k", 100_000), ("1e4", 10_000), ("2_500", 2_500)])
+def test_counts_take_suffixes_and_scientific_notation(text: str, expected: int, tmp_path) -> None:
+    out = tmp_path / "s.json"
+    result = invoke("run", "--count", text, "--sink", "null", "--start", "2026-01-01", "--rate", "1M/s",
+                    "--quiet", "--summary-json", str(out), "--accounts", "2000")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["generated"] == expected
