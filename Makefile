@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LAKE   ?= lake
 
-.PHONY: venv demo test lint format bench clean deploy lint-infra sync-queries
+.PHONY: venv demo pipeline test lint format bench clean deploy lint-infra sync-queries
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -17,24 +17,33 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## demo: 30 s of playback events at 500/s into the local lake, with the live view, then the result
+## demo: 30 s of playback events at 500/s into the local lake (live view), then the Glue job run
+##       locally over it and the Athena example queries on DuckDB
 demo: $(STAMP)
 	$(BIN)/netflix-producer run --rate 500/s --duration 30s --lake-dir $(LAKE) \
 		--buffer-interval 10s --summary-json $(LAKE)/last-run.json
 	$(BIN)/netflix-producer lake summary --lake-dir $(LAKE)
+	$(BIN)/netflix-producer etl --raw $(LAKE)/netflix --processed $(LAKE)/processed
+	$(BIN)/netflix-producer query rows-per-date --processed $(LAKE)/processed
+	$(BIN)/netflix-producer query event-type-distribution --processed $(LAKE)/processed
+	$(BIN)/netflix-producer query top-titles --processed $(LAKE)/processed
+
+## pipeline: a faulty scenario end to end: produce, ETL with the data-quality report, queries
+pipeline: $(STAMP)
+	$(BIN)/netflix-producer pipeline --scenario late-and-duplicates --lake-dir $(LAKE)-pipeline
 
 ## test: lint, type-check, the templates' linters and the whole test suite
 test: lint lint-infra
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check producer tests bench infra locustfile.py
-	$(BIN)/ruff format --check producer tests bench infra locustfile.py
+	$(BIN)/ruff check producer tests bench infra glue_scripts locustfile.py
+	$(BIN)/ruff format --check producer tests bench infra glue_scripts locustfile.py
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix producer tests bench infra locustfile.py
-	$(BIN)/ruff format producer tests bench infra locustfile.py
+	$(BIN)/ruff check --fix producer tests bench infra glue_scripts locustfile.py
+	$(BIN)/ruff format producer tests bench infra glue_scripts locustfile.py
 
 ## bench: benchmarks (figures, not pass/fail); see docs/performance.md
 bench: $(STAMP)

@@ -402,6 +402,366 @@ def verify_command(
         ctx.exit(1)
 
 
+# -- the downstream pipeline: the Glue job on a local Spark, the Athena queries on DuckDB --
+
+_NULL_EVENT_TS = ("quarantine", "default_partition")
+
+
+def _lake_defaults(lake_dir: str | None = None) -> tuple[Path, Path]:
+    """The configured lake's raw zone and processed table directory."""
+    from producer.etl import raw_root
+
+    settings = resolve({"lake_dir": lake_dir} if lake_dir else {})
+    return raw_root(settings.lake_dir, settings.prefix), settings.lake_dir / "processed"
+
+
+def _ratio(text: str, flag: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        msg = f"invalid {flag} {text!r}: expected a share within [0, 1], e.g. 0.05"
+        raise ConfigError(msg)
+    return value
+
+
+def _null_event_ts(text: str) -> str:
+    if text not in _NULL_EVENT_TS:
+        msg = f"invalid --null-event-ts {text!r}: expected quarantine or default_partition"
+        raise ConfigError(msg)
+    return text
+
+
+def _print_dq_report(report: dict[str, Any], console: Console) -> None:
+    from rich.table import Table
+
+    from producer.etl import summary_rows
+
+    verdict = "[green]passed[/]" if report["passed"] else "[red]FAILED[/]"
+    t = Table(title=f"data quality: {verdict}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(overflow="fold")
+    for label, value in summary_rows(report):
+        t.add_row(label, value, style="red" if value.startswith("FAIL") else None)
+    console.print(t)
+
+
+def _etl(
+    raw: Path,
+    processed: Path,
+    *,
+    quarantine: Path | None,
+    report_dir: Path | None,
+    null_event_ts: str,
+    max_quarantine_ratio: float,
+    volume_anomaly_factor: float = 3.0,
+    fail_on_volume_anomaly: bool = False,
+    incremental: bool = False,
+) -> dict[str, Any]:
+    from producer.errors import DataQualityError
+    from producer.etl import run_etl
+
+    console = Console()
+    try:
+        report = run_etl(
+            raw,
+            processed,
+            quarantine=quarantine,
+            report_dir=report_dir,
+            null_event_ts=null_event_ts,
+            max_quarantine_ratio=max_quarantine_ratio,
+            volume_anomaly_factor=volume_anomaly_factor,
+            fail_on_volume_anomaly=fail_on_volume_anomaly,
+            incremental=incremental,
+        )
+    except DataQualityError as exc:
+        _print_dq_report(dict(exc.report), console)
+        raise
+    _print_dq_report(report, console)
+    return report
+
+
+@cli.command("etl")
+@click.option(
+    "--raw", type=click.Path(path_type=Path), default=None, help="Raw zone [default: the lake's netflix/]."
+)
+@click.option(
+    "--processed",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Processed table (Parquet, partitioned by event_date) [default: <lake-dir>/processed].",
+)
+@click.option(
+    "--quarantine",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Rejected rows, with a reason [default: quarantine/ next to --processed].",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data-quality reports (JSON) [default: dq-reports/ next to --processed].",
+)
+@click.option(
+    "--null-event-ts",
+    "null_event_ts",
+    default="quarantine",
+    show_default=True,
+    metavar="quarantine|default_partition",
+    help="Rows without event_ts: quarantine them, or keep them in event_date=__HIVE_DEFAULT_PARTITION__ "
+    "as the original pipeline did.",
+)
+@click.option(
+    "--max-quarantine-ratio",
+    default="0.05",
+    show_default=True,
+    help="Fail when a larger share of the rows read is quarantined.",
+)
+@click.option(
+    "--volume-anomaly-factor",
+    default="3",
+    show_default=True,
+    help="Flag a date whose rows are this many times above or below the median of earlier dates (0: off).",
+)
+@click.option("--fail-on-volume-anomaly", is_flag=True, help="Fail the run on a volume anomaly.")
+@click.option(
+    "--incremental",
+    is_flag=True,
+    help="Read only raw objects modified after the last committed run (less 60 minutes).",
+)
+def etl_command(
+    raw: Path | None,
+    processed: Path | None,
+    quarantine: Path | None,
+    report_dir: Path | None,
+    null_event_ts: str,
+    max_quarantine_ratio: str,
+    volume_anomaly_factor: str,
+    fail_on_volume_anomaly: bool,
+    incremental: bool,
+) -> None:
+    """Run the Glue job (glue_scripts/netflix_raw_to_processed.py) on a local Spark.
+
+    Reads the raw zone (plain or GZIP NDJSON), quarantines bad rows with a reason,
+    removes duplicates, writes Snappy Parquet partitioned by event_date (re-runs are
+    idempotent) and a data-quality report. Exit status 1 when a rule fails.
+
+    \b
+    Examples:
+      netflix-producer etl --raw ./lake/netflix --processed ./lake/processed
+      netflix-producer etl --null-event-ts default_partition --max-quarantine-ratio 0.1
+    """
+    default_raw, default_processed = _lake_defaults()
+    try:
+        factor = float(volume_anomaly_factor)
+    except ValueError:
+        factor = -1.0
+    if factor != 0 and factor < 1:
+        msg = f"invalid --volume-anomaly-factor {volume_anomaly_factor!r}: expected 0 (off) or a factor >= 1"
+        raise ConfigError(msg)
+    _etl(
+        raw or default_raw,
+        processed or default_processed,
+        quarantine=quarantine,
+        report_dir=report_dir,
+        null_event_ts=_null_event_ts(null_event_ts),
+        max_quarantine_ratio=_ratio(max_quarantine_ratio, "--max-quarantine-ratio"),
+        volume_anomaly_factor=factor,
+        fail_on_volume_anomaly=fail_on_volume_anomaly,
+        incremental=incremental,
+    )
+
+
+def _print_query_result(result: Any, fmt: str, title: str | None = None) -> None:
+    import csv
+    import datetime as dt
+    from decimal import Decimal
+
+    from rich.table import Table
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dt.date | dt.datetime):
+            return value.isoformat()
+        if isinstance(value, Decimal):
+            return float(value)
+        return value
+
+    if fmt == "json":
+        rows = [dict(zip(result.columns, map(plain, row), strict=True)) for row in result.rows]
+        click.echo(json.dumps(rows, indent=2))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows([["" if v is None else plain(v) for v in row] for row in result.rows])
+    else:
+        t = Table(title=title, title_justify="left")
+        for i, name in enumerate(result.columns):
+            numeric = any(isinstance(row[i], int | float | Decimal) for row in result.rows)
+            t.add_column(name, justify="right" if numeric else "left")
+        for row in result.rows:
+            t.add_row(*("NULL" if v is None else str(plain(v)) for v in row))
+        Console().print(t)
+
+
+@cli.command("query")
+@click.argument("name", required=False)
+@click.option("--sql", "sql", default=None, help="Run this Athena (Trino) SQL instead of a shipped query.")
+@click.option(
+    "--file", "sql_file", type=click.Path(path_type=Path), default=None, help="Run the SQL in this file."
+)
+@click.option(
+    "--processed",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Processed table written by 'etl' [default: <lake-dir>/processed].",
+)
+@click.option(
+    "--quarantine",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Quarantine written by 'etl', queryable as quarantined_netflix_events "
+    "[default: quarantine/ next to --processed].",
+)
+@click.option("--format", "fmt", default="table", show_default=True, help="table, csv or json.")
+def query_command(
+    name: str | None,
+    sql: str | None,
+    sql_file: Path | None,
+    processed: Path | None,
+    quarantine: Path | None,
+    fmt: str,
+) -> None:
+    """Run an Athena query (a file of queries/, or your own SQL) on DuckDB over the processed table.
+
+    The table is processed_netflix_events, as in the Glue Catalog. Trino functions
+    DuckDB lacks are translated by sqlglot; integer division is Trino's (7 / 2 = 3).
+    With no NAME, --sql or --file, lists the shipped queries.
+
+    \b
+    Examples:
+      netflix-producer query top-titles
+      netflix-producer query --sql "SELECT event_date, COUNT(*) FROM processed_netflix_events GROUP BY 1"
+      netflix-producer query rows_per_date --format csv --processed ./lake/processed
+    """
+    from producer.etl import default_quarantine_dir
+    from producer.query import find_query, named_queries, query_description, run_query
+
+    if fmt not in ("table", "csv", "json"):
+        msg = f"invalid --format {fmt!r}: expected table, csv or json"
+        raise ConfigError(msg)
+    given = [x for x in (name, sql, sql_file) if x is not None]
+    if len(given) > 1:
+        msg = "give one of NAME, --sql and --file"
+        raise ConfigError(msg)
+    if not given:
+        for stem, shipped in named_queries().items():
+            click.echo(f"{stem:<34} {query_description(shipped)}")
+        return
+    title = None
+    if sql is None:
+        source = find_query(name) if name is not None else sql_file
+        assert source is not None
+        try:
+            sql = source.read_text(encoding="utf-8")
+        except OSError as exc:
+            msg = f"--file '{source}' is not readable: {exc.strerror or exc}"
+            raise ConfigError(msg) from exc
+        title = source.stem
+    processed = processed or _lake_defaults()[1]
+    result = run_query(sql, processed, quarantine=quarantine or default_quarantine_dir(processed))
+    _print_query_result(result, fmt, title)
+
+
+@cli.command("pipeline")
+@click.option(
+    "--scenario",
+    "scenario",
+    default=None,
+    metavar="NAME|PATH",
+    help="A scenario file, or the name of a shipped one. [env: NETFLIX_PRODUCER_SCENARIO]",
+)
+@click.option("--count", default=None, help="Events to produce [default: the scenario's, else 20000].")
+@click.option("--lake-dir", "lake_dir", default=None, help="Root of the local lake [default: ./lake].")
+@click.option(
+    "--null-event-ts",
+    "null_event_ts",
+    default="quarantine",
+    show_default=True,
+    metavar="quarantine|default_partition",
+    help="What the ETL does with rows without event_ts.",
+)
+@click.option(
+    "--max-quarantine-ratio", default="0.05", show_default=True, help="The ETL's quarantine threshold."
+)
+def pipeline_command(
+    scenario: str | None,
+    count: str | None,
+    lake_dir: str | None,
+    null_event_ts: str,
+    max_quarantine_ratio: str,
+) -> None:
+    """The whole pipeline locally: produce into the lake, ETL, data-quality report, queries.
+
+    Events are produced in simulated time (from the scenario's clock, else from
+    today 00:00 UTC) into the lake, as Firehose would have written them; then the
+    Glue job runs on a local Spark, then every query of queries/ runs on DuckDB.
+
+    \b
+    Examples:
+      netflix-producer pipeline --count 50000
+      netflix-producer pipeline --scenario late-and-duplicates --lake-dir /tmp/lake
+    """
+    from datetime import UTC, datetime
+
+    from producer.etl import default_quarantine_dir, raw_root
+    from producer.query import LocalAthena, named_queries, query_description
+    from producer.scenario import resolve_run
+
+    scenario = scenario or os.environ.get("NETFLIX_PRODUCER_SCENARIO") or None
+    null_event_ts = _null_event_ts(null_event_ts)
+    ratio = _ratio(max_quarantine_ratio, "--max-quarantine-ratio")
+    flags: dict[str, Any] = {"sink": "lake"}
+    if lake_dir is not None:
+        flags["lake_dir"] = lake_dir
+    if count is not None:
+        flags["count"] = count
+    settings = resolve_run(flags, scenario=scenario)
+    if settings.start is None:
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        flags["start"] = today.isoformat()
+    if settings.count is None and settings.duration_s is None and settings.end is None:
+        flags["count"] = "20000"
+    if len(flags) > 1 + (lake_dir is not None) + (count is not None):
+        settings = resolve_run(flags, scenario=scenario)
+
+    console = Console()
+    console.rule("[bold]1. produce[/] into the lake (simulated time)")
+    summary = _run(settings)
+    if summary.error:
+        raise ProducerError(summary.error)
+    raw = raw_root(settings.lake_dir, settings.prefix)
+    processed = settings.lake_dir / "processed"
+    console.rule(f"[bold]2. ETL[/] {raw} -> {processed}")
+    _etl(
+        raw,
+        processed,
+        quarantine=None,
+        report_dir=None,
+        null_event_ts=null_event_ts,
+        max_quarantine_ratio=ratio,
+    )
+    console.rule("[bold]3. queries[/] (Athena SQL on DuckDB)")
+    with LocalAthena(processed, quarantine=default_quarantine_dir(processed)) as athena:
+        for stem, path in named_queries().items():
+            result = athena.run(path.read_text(encoding="utf-8"))
+            console.print(f"\n[bold]{stem}[/]: {query_description(path)}", highlight=False)
+            _print_query_result(result, "table")
+    console.print(f"query again with: netflix-producer query NAME --processed {processed}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     if os.environ.get("NETFLIX_PRODUCER_DEBUG"):

@@ -6,13 +6,15 @@ catches only that base class and prints its message on one line.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from producer.sinks.base import BatchResult
 
 __all__ = [
     "ConfigError",
+    "DataQualityError",
     "ProducerError",
     "SinkError",
 ]
@@ -43,3 +45,14 @@ class SinkError(ProducerError):
         super().__init__(message)
         self.lost = lost
         self.result = result
+
+
+class DataQualityError(ProducerError):
+    """The ETL ran, and a configured data-quality rule failed (see the run's report).
+
+    ``report`` is the run's data-quality report (a JSON-able dict).
+    """
+
+    def __init__(self, message: str, *, report: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.report = report

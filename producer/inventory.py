@@ -36,7 +36,9 @@ def _objects(root: Path) -> list[Path]:
         for p in root.rglob("*")
         if p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        and p.suffix != ".json"
+        # The local pipeline writes Parquet, reports and Spark markers beside the raw zone.
+        and p.suffix not in (".json", ".parquet", ".crc")
+        and p.name != "_SUCCESS"
     )
 
 
