@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
+from producer.batching import Batcher
 from producer.clock import Clock
 from producer.deadletter import DeadLetterFile
 from producer.errors import SinkError
@@ -138,6 +139,30 @@ class Dispatcher:
                 s.delivered += len(events)
                 if self.manifest is not None:
                     self.manifest.add(events)
+
+    async def submit_all(self, batcher: Batcher, records: list[bytes], now: float) -> None:
+        """Batch ``records`` and send the batches that fill; oversize records are dead-lettered."""
+        for batch in batcher.extend(records, now):
+            await self.submit(batch)
+        for record in batcher.take_oversize():
+            limit = batcher.max_record_bytes
+            message = f"record of {len(record):,} bytes exceeds the {limit:,}-byte limit"
+            self.dead.write(record, code="RecordTooLarge", message=message, attempts=0)
+            self.stats.dead_lettered += 1
+
+    async def finish(self, batcher: Batcher) -> None:
+        """Send the partial batch, wait for every call, and raise if the last ones failed."""
+        tail = batcher.drain()
+        if tail:
+            await self.submit(tail)
+        await self.drain()
+        if self.fatal is not None:
+            raise self.fatal
+
+    async def abandon(self, batcher: Batcher) -> None:
+        """After a fatal sink error: wait for calls in flight, dead-letter what was never sent."""
+        await self.drain()
+        self.dead_letter_unsent(batcher.drain())
 
     def dead_letter_unsent(self, records: list[bytes]) -> None:
         """Records that will never be sent because the run stopped on an error."""

@@ -81,14 +81,7 @@ async def replay(
                             await dispatch.submit(batcher.drain())
                 event_clock.latest = header.start_epoch + t
                 stats.generated += 1
-                for batch in batcher.extend([record], clock.monotonic()):
-                    await dispatch.submit(batch)
-                for big in batcher.take_oversize():
-                    message = (
-                        f"record of {len(big):,} bytes exceeds the {batcher.max_record_bytes:,}-byte limit"
-                    )
-                    dead.write(big, code="RecordTooLarge", message=message, attempts=0)
-                    stats.dead_lettered += 1
+                await dispatch.submit_all(batcher, [record], clock.monotonic())
                 now = clock.monotonic()
                 if observer is not None and now - last_observed >= observe_every_s:
                     last_observed = now
@@ -99,17 +92,11 @@ async def replay(
                     break
                 if speed is None and stats.generated % 4096 == 0:
                     await asyncio.sleep(0)
-            tail = batcher.drain()
-            if tail:
-                await dispatch.submit(tail)
-            await dispatch.drain()
-            if dispatch.fatal is not None:  # the last calls can fail too
-                raise dispatch.fatal
+            await dispatch.finish(batcher)
         except SinkError as exc:
             error = str(exc)
             stopped_by = "error"
-            await dispatch.drain()
-            dispatch.dead_letter_unsent(batcher.drain())
+            await dispatch.abandon(batcher)
     except SinkError as exc:
         error = str(exc)
         stopped_by = "error"

@@ -186,13 +186,7 @@ async def run(
                     taken += n
                     emitted += n
                     stats.generated += len(chunk)
-                    for batch in batcher.extend(chunk, clock.monotonic()):
-                        await delivery.submit(batch)
-                    for record in batcher.take_oversize():
-                        limit = batcher.max_record_bytes
-                        message = f"record of {len(record):,} bytes exceeds the {limit:,}-byte limit"
-                        dead.write(record, code="RecordTooLarge", message=message, attempts=0)
-                        stats.dead_lettered += 1
+                    await delivery.submit_all(batcher, chunk, clock.monotonic())
                     if pacer.speed is None and stop is not None and stop.is_set():
                         break
                 # Flush a partial batch whose linger ends before the next tick, rather
@@ -216,20 +210,13 @@ async def run(
                 stats.event_types += np.bincount(
                     np.asarray(held_types, dtype=np.int64), minlength=len(EVENT_TYPES)
                 )
-                for batch in batcher.extend(held, clock.monotonic()):
-                    await delivery.submit(batch)
-            tail = batcher.drain()
-            if tail:
-                await delivery.submit(tail)
-            await delivery.drain()
-            if delivery.fatal is not None:  # the last calls can fail too
-                raise delivery.fatal
+                await delivery.submit_all(batcher, held, clock.monotonic())
+            await delivery.finish(batcher)
         except SinkError as exc:
             error = str(exc)
             stopped_by = "error"
             logger.debug("sink failed", exc_info=True)
-            await delivery.drain()
-            delivery.dead_letter_unsent(batcher.drain())
+            await delivery.abandon(batcher)
     except SinkError as exc:  # the start-up check failed: nothing was sent
         error = str(exc)
         stopped_by = "error"
