@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 
 from producer import __version__
-from producer.config import SETTINGS, Settings, resolve
+from producer.config import SETTINGS, Settings, parse_speed, resolve
 from producer.errors import ConfigError, ProducerError
 from producer.live import LiveView, render_summary
 from producer.runner import EventClock, run
@@ -121,9 +121,7 @@ def replay_command(capture: Path, speed: str, **flags: Any) -> None:
       netflix-producer replay run.ndjson.gz --speed max            # into ./lake
       netflix-producer replay run.ndjson --sink firehose --stream netflix-events --speed 10x
     """
-    from producer.config import _parse_speed
-
-    factor = _parse_speed(speed, "--speed")
+    factor = parse_speed(speed, "--speed")
     settings = dataclasses.replace(resolve({k: v for k, v in flags.items() if v is not None}), speed=factor)
     summary = _run(settings, capture=capture)
     if summary.error:

@@ -35,6 +35,8 @@ __all__ = [
     "TRANSPORTS",
     "Setting",
     "Settings",
+    "parse_size",
+    "parse_speed",
     "parse_timestamp",
     "resolve",
     "settings_table",
@@ -233,7 +235,7 @@ def _parse_int(text: str, option: str, *, minimum: int = 0) -> int:
 _SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
 
 
-def _parse_size(text: str, option: str) -> int:
+def parse_size(text: str, option: str) -> int:
     t = text.strip().lower()
     num = t.rstrip("abcdefghijklmnopqrstuvwxyz")
     unit = t[len(num) :].strip()
@@ -245,7 +247,7 @@ def _parse_size(text: str, option: str) -> int:
     return int(value)
 
 
-def _parse_speed(text: str, option: str) -> float | None:
+def parse_speed(text: str, option: str) -> float | None:
     t = text.strip().lower()
     if t in ("max", "inf", "fast"):
         return None
@@ -321,7 +323,7 @@ def resolve(
         raise ConfigError(msg)
     start = opt("start", lambda t, o: parse_timestamp(t, option=o))
     end = opt("end", lambda t, o: parse_timestamp(t, option=o))
-    speed = opt("speed", _parse_speed)
+    speed = opt("speed", parse_speed)
     speed_text, speed_src = raw("speed")
     if start is None:
         if end is not None:
@@ -340,7 +342,7 @@ def resolve(
     if sink == "file" and out is None:
         msg = "--sink file needs --out PATH"
         raise ConfigError(msg)
-    buffer_bytes = opt("buffer_size", _parse_size)
+    buffer_bytes = opt("buffer_size", parse_size)
     if not 1024**2 <= buffer_bytes <= 128 * 1024**2:
         text, src = raw("buffer_size")
         msg = f"invalid {src} {text!r}: Firehose buffering size is 1 MiB to 128 MiB"
@@ -391,7 +393,7 @@ def resolve(
         text, src = raw("transport")
         msg = f"invalid {src} {text!r}: expected botocore or fast"
         raise ConfigError(msg)
-    pack = opt("pack", _parse_size)
+    pack = opt("pack", parse_size)
     if pack is not None and not 64 <= pack <= 1_024_000:
         text, src = raw("pack")
         msg = f"invalid {src} {text!r}: a packed record is 64 bytes to 1,000 KiB"

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from producer.config import Settings, parse_timestamp, resolve
+from producer.config import Settings, parse_size, parse_timestamp, resolve
 from producer.datafaults import DataFaults, Fault, SchemaDrift
 from producer.errors import ConfigError
 from producer.faults import parse_quota
@@ -305,9 +305,7 @@ def _check_leaf(path: str, key: Key, value: Any) -> Any:
                     raise _fail(path, "must be max or a factor such as 10x", value)
             return text
         if kind == "size":
-            from producer.config import _parse_size
-
-            _parse_size(_text(value), path)
+            parse_size(_text(value), path)
             return _text(value)
         if kind == "quota":
             parse_quota(_text(value), option=path)
@@ -487,15 +485,13 @@ def _build(path: Path, values: dict[str, Any]) -> Scenario:
                 raise _fail(f"data_faults.{name}.rate", "is required", None)
             return None
         p = f"data_faults.{name}."
-        from producer.config import _parse_size
-
         return Fault(
             rate=v[p + "rate"],
             start=_ts(v.get(p + "start")),
             end=_ts(v.get(p + "end")),
             delay_s=_dur(v.get(p + "delay") or v.get(p + "min_delay"), 300.0 if name == "late" else 0.0),
             max_delay_s=_dur(v.get(p + "max_delay"), 86400.0),
-            size_bytes=_parse_size(v.get(p + "size", "1100KiB"), p + "size"),
+            size_bytes=parse_size(v.get(p + "size", "1100KiB"), p + "size"),
         )
 
     drift = None
