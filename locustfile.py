@@ -83,6 +83,13 @@ def _options(parser: Any) -> None:
         default="",
         help="AWS endpoint (a local moto server...); AWS_ENDPOINT_URL also works",
     )
+    group.add_argument(
+        "--transport",
+        env_var="NETFLIX_PRODUCER_TRANSPORT",
+        default="",
+        choices=["", "botocore", "fast"],
+        help="botocore (boto3 client, the default) or fast (the call built, signed and sent over urllib3)",
+    )
     group.add_argument("--region", env_var="NETFLIX_PRODUCER_REGION", default="", help="AWS region")
     group.add_argument(
         "--transport-faults",
@@ -137,6 +144,7 @@ def _settings(options: Any, host: str | None) -> tuple[Settings, str]:
         "accounts": options.accounts,
         "rate": f"{max(options.events_per_user, 1.0):g}/s",
         "dead_letter": options.dead_letter,
+        "transport": options.transport or None,  # else the scenario's, else botocore
     }
     for item in filter(None, (options.transport_faults or "").split(",")):
         key, _, value = item.partition("=")

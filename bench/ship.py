@@ -13,6 +13,10 @@ Then, one client process at a time (each a fresh process; CPU is that process's
 (a) producer: ``runner.run`` with ``--sink firehose`` through ``sinks.factory.open_sink``,
     as the CLI builds it: generation, encoding, batching (500 records), 4 calls in
     flight, retries; a simulated clock at 1M/s, as fast as possible;
+    then, side by side in every repeat, the same run with ``--transport fast`` (the call
+    built, signed with botocore's SigV4 and sent over aiohttp), and with ``--pack 5KB``
+    on either transport (several newline-terminated events per record; the endpoint
+    counts events by newline, and the figures of these rows are events, not records);
 (b) plain aiobotocore: the same events generated first with the library into 500-record
     ``Records`` lists, then only the sending is timed, 4 calls in flight, the SDK
     configured as the producer configures it (no SDK retries);
@@ -53,6 +57,18 @@ from typing import Any
 from report import print_table, verdict, write_results
 
 TARGET_RATIO = 0.80
+#: Issue 8: the fast transport, generation included, per CPU-second of the client...
+TARGET_FAST_PER_CPU_S = 250_000
+#: ...and against plain aiobotocore with pre-built batches, in the same run.
+TARGET_FAST_OVER_AIOBOTOCORE = 2.0
+#: Issue 8: packed 5 KB records, events per CPU-second.
+TARGET_PACKED_PER_CPU_S = 600_000
+#: The producer's other configurations, run side by side with (a): name -> (transport, pack).
+VARIANTS: dict[str, tuple[str, str]] = {
+    "fast": ("fast", ""),
+    "botocore, pack 5KB": ("botocore", "5KB"),
+    "fast, pack 5KB": ("fast", "5KB"),
+}
 #: aiobotocore, pre-built 500-record batches, 4 in flight, loopback (docs/performance.md).
 REFERENCE_AIOBOTOCORE_PER_CPU_S = 120_000
 STREAM = "bench"
@@ -86,6 +102,7 @@ class EndpointCounters:
         self.records = 0
         self.bytes = 0
         self.records_without_newline = 0
+        self.events = 0
         self.describes = 0
         self.errors = 0
         # Real RecordIds are 56 opaque characters; these are fixed but distinct per position.
@@ -101,6 +118,7 @@ class EndpointCounters:
                 "records": self.records,
                 "bytes": self.bytes,
                 "records_without_newline": self.records_without_newline,
+                "events": self.events,
                 "describes": self.describes,
                 "errors": self.errors,
                 "cpu_s": time.process_time(),
@@ -114,6 +132,8 @@ class EndpointCounters:
         for r in records:
             data = base64.b64decode(r["Data"], validate=True)
             size += len(data)
+            # A packed record holds several newline-terminated events.
+            self.events += data.count(b"\n")
             if not data.endswith(b"\n"):
                 self.records_without_newline += 1
         self.calls += 1
@@ -245,9 +265,16 @@ def endpoint_stats(url: str) -> dict[str, Any]:
 
 
 def _settings_flags(
-    url: str, count: int, *, throttle_rate: float, in_flight: int, dead_letter: Path
+    url: str,
+    count: int,
+    *,
+    throttle_rate: float,
+    in_flight: int,
+    dead_letter: Path,
+    transport: str = "botocore",
+    pack: str = "",
 ) -> dict[str, str]:
-    return {
+    flags = {
         "sink": "firehose",
         "stream": STREAM,
         "endpoint_url": url,
@@ -259,11 +286,24 @@ def _settings_flags(
         "throttle_rate": f"{throttle_rate:g}",
         "max_in_flight": str(in_flight),
         "dead_letter": str(dead_letter),
+        "transport": transport,
     }
+    if pack:
+        flags["pack"] = pack
+    return flags
 
 
-def client_producer(url: str, count: int, throttle_rate: float, in_flight: int, out: Connection) -> None:
-    """(a) and (c): the producer end to end, as ``netflix-producer run --sink firehose`` runs it."""
+def client_producer(
+    url: str,
+    count: int,
+    throttle_rate: float,
+    in_flight: int,
+    transport: str,
+    pack: str,
+    out: Connection,
+) -> None:
+    """(a), (a-fast), (a-packed) and (c): the producer end to end, as ``netflix-producer run
+    --sink firehose [--transport fast] [--pack 5KB]`` runs it."""
     use_dummy_credentials()
     from producer.config import resolve
     from producer.runner import EventClock, run
@@ -295,7 +335,13 @@ def client_producer(url: str, count: int, throttle_rate: float, in_flight: int, 
         dead_letter = Path(tmp) / "dead-letters.ndjson"
         settings = resolve(
             _settings_flags(
-                url, count, throttle_rate=throttle_rate, in_flight=in_flight, dead_letter=dead_letter
+                url,
+                count,
+                throttle_rate=throttle_rate,
+                in_flight=in_flight,
+                dead_letter=dead_letter,
+                transport=transport,
+                pack=pack,
             ),
             env={},
         )
@@ -429,11 +475,15 @@ def measured(url: str, target: Any, *args: Any) -> dict[str, Any]:
     fig = in_process(target, url, *args)
     after = endpoint_stats(url)
     seen = {
-        k: after[k] - before[k] for k in ("calls", "records", "bytes", "records_without_newline", "errors")
+        k: after[k] - before[k]
+        for k in ("calls", "records", "events", "bytes", "records_without_newline", "errors")
     }
     fig["endpoint"] = {**seen, "cpu_s": round(after["cpu_s"] - before["cpu_s"], 3)}
     fig["records_per_s"] = round(fig["records"] / fig["wall_s"])
     fig["records_per_cpu_s"] = round(fig["records"] / fig["cpu_s"])
+    # Events as the endpoint counted them (newlines): equal to records unless packed.
+    fig["events_per_s"] = round(fig["endpoint"]["events"] / fig["wall_s"])
+    fig["events_per_cpu_s"] = round(fig["endpoint"]["events"] / fig["cpu_s"])
     fig["cpu_ms_per_call_of_500"] = round(fig["cpu_s"] / fig["records"] * 500 * 1000, 2)
     fig["endpoint_cpu_share_of_wall"] = round(
         fig["endpoint"]["cpu_s"] / (fig.get("whole_wall_s") or fig["wall_s"]), 3
@@ -490,8 +540,13 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         produced: list[dict[str, Any]] = []
         plain: list[dict[str, Any]] = []
+        variants: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
         for i in range(args.repeats):
-            produced.append(measured(url, client_producer, args.records, 0.0, args.in_flight))
+            produced.append(measured(url, client_producer, args.records, 0.0, args.in_flight, "botocore", ""))
+            for name, (transport, pack) in VARIANTS.items():
+                variants[name].append(
+                    measured(url, client_producer, args.records, 0.0, args.in_flight, transport, pack)
+                )
             plain.append(measured(url, client_plain, args.records, args.in_flight))
             a, b = produced[-1], plain[-1]
             print(
@@ -499,20 +554,38 @@ def main() -> None:
                 f"{a['records_per_cpu_s']:,} per CPU-s (whole run {a['whole_records_per_cpu_s']:,}); "
                 f"(b) aiobotocore {b['records_per_s']:,} rec/s, {b['records_per_cpu_s']:,} per CPU-s"
             )
+            for name in VARIANTS:
+                v = variants[name][-1]
+                print(
+                    f"          {name}: {v['events_per_s']:,} events/s, "
+                    f"{v['events_per_cpu_s']:,} per CPU-s ({v['endpoint']['records']:,} records)"
+                )
         # The same run without throttling: what many calls in flight cost on their own.
-        control = measured(url, client_producer, args.throttled_records, 0.0, args.throttled_in_flight)
-        throttled = measured(url, client_producer, args.throttled_records, 0.3, args.throttled_in_flight)
-        throttled_at_4 = measured(url, client_producer, args.throttled_records_at_4, 0.3, args.in_flight)
+        control = measured(
+            url, client_producer, args.throttled_records, 0.0, args.throttled_in_flight, "botocore", ""
+        )
+        throttled = measured(
+            url, client_producer, args.throttled_records, 0.3, args.throttled_in_flight, "botocore", ""
+        )
+        throttled_at_4 = measured(
+            url, client_producer, args.throttled_records_at_4, 0.3, args.in_flight, "botocore", ""
+        )
     finally:
         server.kill()
         server.join()
 
-    for r in [*produced, *plain, control, throttled, throttled_at_4]:
-        seen = r["endpoint"]["records"]
+    for r in [
+        *produced,
+        *plain,
+        control,
+        throttled,
+        throttled_at_4,
+        *(x for v in variants.values() for x in v),
+    ]:
+        # Delivered is counted per event; the endpoint counts events by newline.
+        seen = r["endpoint"]["events"]
         if seen != r["records"] or r["endpoint"]["records_without_newline"] or r["endpoint"]["errors"]:
-            print(
-                f"WARNING: the endpoint saw {seen:,} records, the client counted {r['records']:,} delivered"
-            )
+            print(f"WARNING: the endpoint saw {seen:,} events, the client counted {r['records']:,} delivered")
     a_cpu = median_of(produced, "records_per_cpu_s")
     a_wall = median_of(produced, "records_per_s")
     a_whole_cpu = median_of(produced, "whole_records_per_cpu_s")
@@ -525,6 +598,20 @@ def main() -> None:
     # Per record: the producer's CPU minus plain sending minus generation + encoding.
     overhead_us = (1 / a_cpu - 1 / b_cpu - 1 / gen_rate) * 1e6
     c, c4 = throttled, throttled_at_4
+    v_cpu = {name: median_of(runs, "events_per_cpu_s") for name, runs in variants.items()}
+    v_wall = {name: median_of(runs, "events_per_s") for name, runs in variants.items()}
+    v_records = {name: median_of(runs, "records") for name, runs in variants.items()}
+    v_sent = {
+        name: statistics.median(r["endpoint"]["records"] for r in runs) for name, runs in variants.items()
+    }
+    fast_cpu, fast_wall = v_cpu["fast"], v_wall["fast"]
+    packed_cpu = v_cpu["fast, pack 5KB"]
+    fast_over_botocore = fast_cpu / a_cpu
+    fast_over_plain = fast_cpu / b_cpu
+    packed_over_botocore = v_cpu["botocore, pack 5KB"] / a_cpu
+    packed_fast_over_botocore = packed_cpu / v_cpu["botocore, pack 5KB"]
+    met_fast = fast_cpu >= TARGET_FAST_PER_CPU_S and fast_over_plain >= TARGET_FAST_OVER_AIOBOTOCORE
+    met_packed = packed_cpu >= TARGET_PACKED_PER_CPU_S
 
     print(
         f"\n{args.records:,} records of {plain[0]['bytes'] / args.records:.0f} B per run, 500 per call, "
@@ -565,6 +652,51 @@ def main() -> None:
             "",
             verdict(ratio_cpu >= TARGET_RATIO),
         ),
+        *(
+            (
+                f"(a) producer, {name} (events; {v_sent[name] / v_records[name]:.3f} records/event)",
+                f"{v_wall[name]:,.0f}",
+                f"{v_cpu[name]:,.0f}",
+                f"{1e6 / v_cpu[name]:.2f}",
+                "",
+            )
+            for name in VARIANTS
+        ),
+        (
+            f"fast / botocore transport (target >= {TARGET_FAST_PER_CPU_S:,} per CPU-s)",
+            f"{fast_wall / a_wall:.2f}x",
+            f"{fast_over_botocore:.2f}x",
+            "",
+            verdict(fast_cpu >= TARGET_FAST_PER_CPU_S),
+        ),
+        (
+            f"fast / (b) aiobotocore (target >= {TARGET_FAST_OVER_AIOBOTOCORE:g}x)",
+            f"{fast_wall / b_wall:.2f}x",
+            f"{fast_over_plain:.2f}x",
+            "",
+            verdict(fast_over_plain >= TARGET_FAST_OVER_AIOBOTOCORE),
+        ),
+        (
+            "packed 5KB / unpacked, botocore transport",
+            f"{v_wall['botocore, pack 5KB'] / a_wall:.2f}x",
+            f"{packed_over_botocore:.2f}x",
+            "",
+            "",
+        ),
+        (
+            "packed 5KB: fast / botocore transport",
+            f"{v_wall['fast, pack 5KB'] / v_wall['botocore, pack 5KB']:.2f}x",
+            f"{packed_fast_over_botocore:.2f}x",
+            "",
+            "",
+        ),
+        (
+            f"packed 5KB, fast (target >= {TARGET_PACKED_PER_CPU_S:,} events per CPU-s)",
+            "",
+            f"{packed_cpu:,.0f}",
+            "",
+            verdict(met_packed),
+        ),
     ]
     print_table(
         "shipping to a loopback Firehose endpoint, one client process (medians)",
@@ -600,6 +732,21 @@ def main() -> None:
                 "generation_events_per_cpu_s": gen_rate,
                 "runs": plain,
             },
+            "variants": {
+                name: {
+                    "transport": VARIANTS[name][0],
+                    "pack": VARIANTS[name][1],
+                    "events_per_s": v_wall[name],
+                    "events_per_cpu_s": v_cpu[name],
+                    "runs": runs,
+                }
+                for name, runs in variants.items()
+            },
+            "fast_over_botocore_cpu": round(fast_over_botocore, 3),
+            "fast_over_botocore_wall": round(fast_wall / a_wall, 3),
+            "fast_over_aiobotocore_cpu": round(fast_over_plain, 3),
+            "packed_over_unpacked_botocore_cpu": round(packed_over_botocore, 3),
+            "packed_fast_over_botocore_cpu": round(packed_fast_over_botocore, 3),
             "producer_overhead_us_per_record": round(overhead_us, 2),
             "ratio_cpu": round(ratio_cpu, 3),
             "ratio_wall": round(ratio_wall, 3),
@@ -610,6 +757,11 @@ def main() -> None:
                 "ratio_cpu": TARGET_RATIO,
                 "met": ratio_cpu >= TARGET_RATIO,
                 "reference_aiobotocore_per_cpu_s": REFERENCE_AIOBOTOCORE_PER_CPU_S,
+                "fast_events_per_cpu_s": TARGET_FAST_PER_CPU_S,
+                "fast_over_aiobotocore": TARGET_FAST_OVER_AIOBOTOCORE,
+                "fast_met": met_fast,
+                "packed_events_per_cpu_s": TARGET_PACKED_PER_CPU_S,
+                "packed_met": met_packed,
             },
         },
     )

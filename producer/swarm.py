@@ -144,7 +144,11 @@ class SwarmCounters:
 
 
 def sync_delivery(settings: Settings, kind: str, *, seed: int) -> tuple[SyncDelivery, SyncTransport]:
-    """A blocking delivery (boto3) to a Firehose or Kinesis stream, faults included."""
+    """A blocking delivery to a Firehose or Kinesis stream, faults included.
+
+    ``settings.transport`` picks boto3's ``put_record_batch``/``put_records`` ("botocore")
+    or the same call built, signed and sent directly over urllib3 ("fast").
+    """
     import boto3
     from botocore.config import Config
 
@@ -153,19 +157,35 @@ def sync_delivery(settings: Settings, kind: str, *, seed: int) -> tuple[SyncDeli
         retries={"total_max_attempts": 1}, max_pool_connections=50, connect_timeout=5, read_timeout=30
     )
     transport: SyncTransport
+    fast = settings.transport == "fast"
     if kind == "kinesis":
         from producer.sinks.kinesis import KinesisSyncTransport
 
         client = session.client("kinesis", endpoint_url=settings.endpoint_url, config=config)
-        transport = KinesisSyncTransport(
-            stream=settings.stream, client=client, partition_key=settings.partition_key, seed=seed
-        )
+        if fast:
+            from producer.sinks.fast import FastKinesisSyncTransport
+
+            transport = FastKinesisSyncTransport(
+                stream=settings.stream, client=client, credentials=session.get_credentials(),
+                partition_key=settings.partition_key, seed=seed,
+            )  # fmt: skip
+        else:
+            transport = KinesisSyncTransport(
+                stream=settings.stream, client=client, partition_key=settings.partition_key, seed=seed
+            )
         throttle = ("ProvisionedThroughputExceededException", "Rate exceeded for shard (rehearsed).")
     else:
         from producer.sinks.firehose import FirehoseSyncTransport
 
         client = session.client("firehose", endpoint_url=settings.endpoint_url, config=config)
-        transport = FirehoseSyncTransport(stream=settings.stream, client=client)
+        if fast:
+            from producer.sinks.fast import FastFirehoseSyncTransport
+
+            transport = FastFirehoseSyncTransport(
+                stream=settings.stream, client=client, credentials=session.get_credentials()
+            )
+        else:
+            transport = FirehoseSyncTransport(stream=settings.stream, client=client)
         throttle = ("ServiceUnavailableException", "Slow down.")
     faults = TransportFaults(
         throttle_rate=settings.throttle_rate,

@@ -35,15 +35,18 @@ import botocore.exceptions as bexc
 from producer.aws import AwsOptions, ClientHolder, translate_error
 from producer.delivery import TransportError
 from producer.sinks.firehose import FirehoseTransport
-from producer.sinks.kinesis import KinesisTransport
+from producer.sinks.kinesis import KinesisSyncTransport, KinesisTransport
 
 if TYPE_CHECKING:
     import aiohttp
 
 __all__ = [
+    "FastFirehoseSyncTransport",
     "FastFirehoseTransport",
+    "FastKinesisSyncTransport",
     "FastKinesisTransport",
     "SignedJsonClient",
+    "SyncSignedJsonClient",
     "error_response",
     "put_record_batch_body",
     "put_records_body",
@@ -152,6 +155,64 @@ def _sdk_error(exc: Exception, url: str, proxy: str | None) -> Any:
     return bexc.HTTPClientError(error=exc)
 
 
+def _wire_target(meta: Any, operation: str) -> tuple[str, str, str, dict[str, str]]:
+    """(URL, region, signing name, headers) of a JSON operation, from a botocore client's ``meta``."""
+    model = meta.service_model
+    endpoint = str(meta.endpoint_url)
+    # botocore's URL for a JSON operation: the endpoint, with "/" when it has no path.
+    url = endpoint if urlsplit(endpoint).path else endpoint + "/"
+    headers = {
+        "X-Amz-Target": f"{model.metadata['targetPrefix']}.{operation}",
+        "Content-Type": f"application/x-amz-json-{model.metadata['jsonVersion']}",
+    }
+    return url, str(meta.region_name), str(model.signing_name), headers
+
+
+def _proxy_for(meta: Any, url: str) -> str | None:
+    """The proxy botocore would use for ``url`` (client config, then the environment)."""
+    from botocore.httpsession import ProxyConfiguration
+    from botocore.utils import get_environ_proxies
+
+    config = meta.config
+    proxies = config.proxies or get_environ_proxies(url)
+    proxy: str | None = ProxyConfiguration(proxies, config.proxies_config).proxy_url_for(url)
+    return proxy
+
+
+def _sign(
+    frozen: Any, url: str, headers: Mapping[str, str], body: bytes, signing_name: str, region: str
+) -> dict[str, str]:
+    """The headers of a POST of ``body`` to ``url``, signed (SigV4) with frozen credentials."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    request = AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
+    SigV4Auth(frozen, signing_name, region).add_auth(request)
+    signed = dict(request.headers.items())
+    # Like aiobotocore: the responses are small JSON, never worth decompressing.
+    signed["Accept-Encoding"] = "identity"
+    return signed
+
+
+def _check_status(status: int, headers: Mapping[str, str], payload: bytes, operation: str) -> None:
+    """Raise the ``ClientError`` botocore would raise for a non-2xx answer."""
+    if status >= 301:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        raise bexc.ClientError(error_response(status, lowered, payload), operation)
+
+
+def _parse_payload(payload: bytes, status: int, operation: str) -> Any:
+    """The parsed JSON of a 2xx answer; ``{}`` when empty or not JSON (as botocore reads it)."""
+    if not payload:
+        return {}
+    try:
+        return json.loads(payload)
+    except ValueError:
+        # botocore reads an unparseable 2xx body as a response without fields.
+        logger.debug("%s: a %d response that is not JSON", operation, status)
+        return {}
+
+
 class SignedJsonClient:
     """Posts one AWS JSON 1.1 operation, signed with botocore's SigV4, over aiohttp.
 
@@ -188,23 +249,12 @@ class SignedJsonClient:
             if self._http is not None:
                 return
             import aiohttp
-            from botocore.httpsession import ProxyConfiguration, get_cert_path
-            from botocore.utils import get_environ_proxies
+            from botocore.httpsession import get_cert_path
 
             meta = client.meta
-            model = meta.service_model
-            endpoint = str(meta.endpoint_url)
-            # botocore's URL for a JSON operation: the endpoint, with "/" when it has no path.
-            self._url = endpoint if urlsplit(endpoint).path else endpoint + "/"
-            self._region = str(meta.region_name)
-            self._signing_name = str(model.signing_name)
-            self._headers = {
-                "X-Amz-Target": f"{model.metadata['targetPrefix']}.{self.operation}",
-                "Content-Type": f"application/x-amz-json-{model.metadata['jsonVersion']}",
-            }
+            self._url, self._region, self._signing_name, self._headers = _wire_target(meta, self.operation)
             config = meta.config
-            proxies = config.proxies or get_environ_proxies(self._url)
-            self._proxy = ProxyConfiguration(proxies, config.proxies_config).proxy_url_for(self._url)
+            self._proxy = _proxy_for(meta, self._url)
             self._credentials = await self._holder.session.get_credentials()
             tls: ssl.SSLContext | bool = True  # aiohttp's default; only https uses it
             if self._url.startswith("https"):
@@ -232,19 +282,11 @@ class SignedJsonClient:
         Credentials are frozen for every call: refreshable ones (SSO, assumed roles,
         credential processes) refresh as botocore's own client would refresh them.
         """
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
         await self._open()
         if self._credentials is None:
             raise bexc.NoCredentialsError()
         frozen = await self._credentials.get_frozen_credentials()
-        request = AWSRequest(method="POST", url=self._url, data=body, headers=self._headers)
-        SigV4Auth(frozen, self._signing_name, self._region).add_auth(request)
-        headers = dict(request.headers.items())
-        # Like aiobotocore: the responses are small JSON, never worth decompressing.
-        headers["Accept-Encoding"] = "identity"
-        return headers
+        return _sign(frozen, self._url, self._headers, body, self._signing_name, self._region)
 
     async def call(self, body: bytes) -> Any:
         """Post ``body``; the parsed JSON of a 2xx response, else raise :class:`TransportError`."""
@@ -256,21 +298,12 @@ class SignedJsonClient:
                     status, payload = resp.status, await resp.read()
             except Exception as exc:
                 raise _sdk_error(exc, self._url, self._proxy) from exc
-            if status >= 301:
-                lowered = {k.lower(): v for k, v in resp.headers.items()}
-                raise bexc.ClientError(error_response(status, lowered, payload), self.operation)
+            _check_status(status, resp.headers, payload, self.operation)
         except TransportError:
             raise
         except Exception as exc:
             raise translate_error(exc, what=self._what, region=self._holder.region) from None
-        if not payload:
-            return {}
-        try:
-            return json.loads(payload)
-        except ValueError:
-            # botocore reads an unparseable 2xx body as a response without fields.
-            logger.debug("%s: a %d response that is not JSON", self.operation, status)
-            return {}
+        return _parse_payload(payload, status, self.operation)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -316,3 +349,132 @@ class FastKinesisTransport(KinesisTransport):
     async def aclose(self) -> None:
         await self.wire.aclose()
         await super().aclose()
+
+
+# -- blocking (threads, gevent, locust) ---------------------------------------------------
+
+
+def _sync_sdk_error(exc: Exception, url: str, proxy: str | None) -> Any:
+    """The botocore exception botocore's own urllib3 session raises for ``exc`` (same mapping)."""
+    import urllib3.exceptions as uexc
+    from botocore.httpsession import mask_proxy_url
+
+    if isinstance(exc, uexc.SSLError):
+        return bexc.SSLError(endpoint_url=url, error=exc)
+    if isinstance(exc, uexc.NewConnectionError | socket.gaierror):
+        return bexc.EndpointConnectionError(endpoint_url=url, error=exc)
+    if isinstance(exc, uexc.ProxyError):
+        return bexc.ProxyConnectionError(proxy_url=mask_proxy_url(proxy), error=exc)
+    if isinstance(exc, uexc.ConnectTimeoutError):
+        return bexc.ConnectTimeoutError(endpoint_url=url, error=exc)
+    if isinstance(exc, uexc.ReadTimeoutError):
+        return bexc.ReadTimeoutError(endpoint_url=url, error=exc)
+    if isinstance(exc, uexc.ProtocolError):
+        return bexc.ConnectionClosedError(error=exc, request=None, endpoint_url=url)
+    return bexc.HTTPClientError(error=exc)
+
+
+class SyncSignedJsonClient:
+    """:class:`SignedJsonClient`, blocking: posts over a ``urllib3.PoolManager``.
+
+    Where and as whom come from a boto3/botocore ``client`` (endpoint URL, region,
+    signing name, target prefix, timeouts, pool size, proxies) and ``credentials`` (the
+    session's, frozen again for every call). urllib3 uses plain sockets, so under gevent
+    (locust) calls yield to other greenlets while they wait.
+    """
+
+    def __init__(self, client: Any, credentials: Any, *, operation: str, what: str) -> None:
+        import urllib3
+        from botocore.httpsession import get_cert_path
+
+        self.operation = operation
+        self._what = what
+        self._credentials = credentials
+        meta = client.meta
+        self._url, self._region, self._signing_name, self._headers = _wire_target(meta, operation)
+        self._proxy = _proxy_for(meta, self._url)
+        config = meta.config
+        verify = getattr(getattr(client, "_endpoint", None), "http_session", None)
+        ca = getattr(verify, "_verify", True) if verify is not None else True
+        kwargs: dict[str, Any] = {
+            "maxsize": int(config.max_pool_connections),
+            "timeout": urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout),
+            "retries": False,
+        }
+        if self._url.startswith("https"):
+            if ca is False:
+                kwargs["cert_reqs"] = "CERT_NONE"
+            else:
+                kwargs["cert_reqs"] = "CERT_REQUIRED"
+                kwargs["ca_certs"] = get_cert_path(ca)
+        self._http: urllib3.PoolManager = (
+            urllib3.ProxyManager(self._proxy, **kwargs) if self._proxy else urllib3.PoolManager(**kwargs)
+        )
+
+    @property
+    def endpoint(self) -> str:
+        """The URL calls are posted to (botocore's resolution for the operation)."""
+        return self._url
+
+    def signed_headers(self, body: bytes) -> dict[str, str]:
+        """The headers of a call posting ``body``, signed (SigV4) with the current credentials."""
+        if self._credentials is None:
+            raise bexc.NoCredentialsError()
+        frozen = self._credentials.get_frozen_credentials()
+        return _sign(frozen, self._url, self._headers, body, self._signing_name, self._region)
+
+    def call(self, body: bytes) -> Any:
+        """Post ``body``; the parsed JSON of a 2xx response, else raise :class:`TransportError`."""
+        try:
+            headers = self.signed_headers(body)
+            try:
+                resp = self._http.request(
+                    "POST", self._url, body=body, headers=headers, redirect=False, decode_content=False
+                )
+            except Exception as exc:
+                raise _sync_sdk_error(exc, self._url, self._proxy) from exc
+            status, payload = resp.status, resp.data
+            _check_status(status, resp.headers, payload, self.operation)
+        except TransportError:
+            raise
+        except Exception as exc:
+            raise translate_error(exc, what=self._what, region=self._region) from None
+        return _parse_payload(payload, status, self.operation)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.clear()
+
+
+class FastFirehoseSyncTransport:
+    """:class:`~producer.sinks.firehose.FirehoseSyncTransport` with PutRecordBatch built,
+    signed and sent directly (for locust). ``client`` is the boto3 client it stands in for
+    (endpoint, region, config); ``credentials`` its session's."""
+
+    name = "firehose"
+
+    def __init__(self, *, stream: str, client: Any, credentials: Any) -> None:
+        self.stream = stream
+        self.client = client
+        self.wire = SyncSignedJsonClient(
+            client, credentials, operation="PutRecordBatch", what=f"Firehose stream '{stream}'"
+        )
+
+    def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
+        resp = self.wire.call(put_record_batch_body(self.stream, records))
+        return _failures(resp, "FailedPutCount", "RequestResponses")
+
+
+class FastKinesisSyncTransport(KinesisSyncTransport):
+    """:class:`~producer.sinks.kinesis.KinesisSyncTransport` with PutRecords built, signed
+    and sent directly (for locust)."""
+
+    def __init__(
+        self, *, stream: str, client: Any, credentials: Any, partition_key: str = "user_id", seed: int = 0
+    ) -> None:
+        super().__init__(stream=stream, client=client, partition_key=partition_key, seed=seed)
+        self.wire = SyncSignedJsonClient(client, credentials, operation="PutRecords", what=self.what)
+
+    def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:  # type: ignore[override]
+        body = put_records_body(self.stream, records, [self.key_of(r) for r in records])
+        return _failures(self.wire.call(body), "FailedRecordCount", "Records")
