@@ -306,7 +306,8 @@ def resolve(
     except ConfigError as exc:
         msg = str(exc).replace("--shape", shape_src, 1)
         raise ConfigError(msg) from None
-    target_rate = rate if shape.kind in ("constant", "daily") else shape.mean_rate
+    # A ramp or steps carry their own rates: the summary's target is their peak.
+    target_rate = rate if shape.kind in ("constant", "daily") else shape.peak_rate
 
     def opt(name: str, parse: Callable[[str, str], Any]) -> Any:
         text, src = raw(name)

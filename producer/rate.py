@@ -96,8 +96,8 @@ class RateShape:
     absolute: Callable[[float], float] | None = None
 
     @property
-    def mean_rate(self) -> float:
-        """The rate at the start (constant shapes) or the stated mean (daily)."""
+    def peak_rate(self) -> float:
+        """The highest rate of the knots: the constant rate, a ramp's or steps' peak, the daily mean."""
         return max(r for _, r in self.knots)
 
     def bind(self, start_epoch: float) -> Schedule:
