@@ -111,9 +111,10 @@ class Dispatcher:
         s = self.stats
         s.batches += 1
         s.records_sent += len(batch)
-        s.bytes_sent += sum(map(len, batch))
+        sizes = list(map(len, batch))
+        s.bytes_sent += sum(sizes)
         # Firehose bills ingestion per record, rounded up to the next 5 KB.
-        s.billed_bytes += sum((len(r) + 5119) // 5120 for r in batch) * 5120
+        s.billed_bytes += sum((n + 5119) // 5120 for n in sizes) * 5120
         s.retried += result.retried
         s.throttled += result.throttled
         s.calls += result.calls
