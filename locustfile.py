@@ -8,10 +8,11 @@ A short adapter over the library (the library never imports locust):
     locust -f locustfile.py --worker --master-host 10.0.0.1                     # on each host
 
 Each task takes one batch of the worker's realistic events and sends it with
-PutRecordBatch (or PutRecords) through a boto3 client, with the library's retry and
-dead-letter logic; it fires exactly one locust ``request`` event per batch, whose
-response time covers every attempt. A batch with records still failing after their
-retries is a failure carrying the error code. Records accepted, retried, throttled
+PutRecordBatch (or PutRecords), built, signed and sent over urllib3 (with ``--transport
+botocore``, through a boto3 client), with the library's retry and dead-letter logic.
+It fires exactly one locust ``request`` event per batch, whose response time covers
+every attempt. A batch with records still failing after their retries is a failure
+carrying the error code. Records accepted, retried, throttled
 and dead-lettered are counted per worker, reported to the master, printed at the end,
 written with ``--netflix-summary PATH`` and shown at ``/netflix-producer`` in the web UI.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +90,7 @@ def _options(parser: Any) -> None:
         env_var="NETFLIX_PRODUCER_TRANSPORT",
         default="",
         choices=["", "botocore", "fast"],
-        help="botocore (boto3 client, the default) or fast (the call built, signed and sent over urllib3)",
+        help="fast (the default: the call built, signed and sent over urllib3) or botocore (a boto3 client)",
     )
     group.add_argument("--region", env_var="NETFLIX_PRODUCER_REGION", default="", help="AWS region")
     group.add_argument(
@@ -144,7 +146,7 @@ def _settings(options: Any, host: str | None) -> tuple[Settings, str]:
         "accounts": options.accounts,
         "rate": f"{max(options.events_per_user, 1.0):g}/s",
         "dead_letter": options.dead_letter,
-        "transport": options.transport or None,  # else the scenario's, else botocore
+        "transport": options.transport or None,  # else the scenario's, else fast
     }
     for item in filter(None, (options.transport_faults or "").split(",")):
         key, _, value = item.partition("=")
@@ -197,8 +199,10 @@ class StreamUser(User):
     def on_start(self) -> None:
         options = self.environment.parsed_options
         if options.events_per_user > 0:
-            # constant_throughput paces tasks; one task is one batch.
-            self.wait_time = constant_throughput(options.events_per_user / max(options.records_per_batch, 1))
+            # constant_throughput paces tasks (one task is one batch). It is written to be a
+            # class attribute, so bind it to this user, whose pacing state it keeps.
+            pacing = constant_throughput(options.events_per_user / max(options.records_per_batch, 1))
+            self.wait_time = types.MethodType(pacing, self)
         try:
             self.state = _state(self.environment)
         except ProducerError as exc:

@@ -44,7 +44,8 @@ __all__ = [
 
 ENV_PREFIX = "NETFLIX_PRODUCER_"
 SINKS: tuple[str, ...] = ("lake", "stdout", "file", "null", "firehose", "kinesis", "s3")
-#: How the firehose and kinesis sinks call AWS: through aiobotocore, or requests built directly.
+#: How the firehose and kinesis sinks call AWS: requests built and signed directly (the
+#: default), or through aiobotocore. Other sinks ignore the choice.
 TRANSPORTS: tuple[str, ...] = ("botocore", "fast")
 
 
@@ -80,8 +81,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(name="profile", flag="--profile", default=None, help="AWS profile of the shared config files."),
     Setting(name="endpoint_url", flag="--endpoint-url", default=None,
             help="AWS endpoint (e.g. a local moto server); AWS_ENDPOINT_URL also works."),
-    Setting(name="transport", flag="--transport", default="botocore",
-            help="Firehose/Kinesis calls: botocore (aiobotocore) or fast (built and signed directly: same credentials and endpoint, a fifth of the CPU per call)."),
+    Setting(name="transport", flag="--transport", default="fast",
+            help="Firehose/Kinesis calls: fast (built and signed directly: same credentials and endpoint, a fifth of the CPU per call) or botocore (the fallback: the calls made by aiobotocore)."),
     Setting(name="max_in_flight", flag="--max-in-flight", default="4", help="Calls in flight at once (1..64)."),
     Setting(name="max_attempts", flag="--max-attempts", default="8",
             help="Attempts per record before it is dead-lettered (1..50)."),
@@ -170,7 +171,7 @@ class Settings:
     region: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None
-    transport: str = "botocore"
+    transport: str = "fast"
     max_in_flight: int = 4
     max_attempts: int = 8
     check: bool = True

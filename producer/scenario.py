@@ -148,7 +148,11 @@ SCHEMA: dict[str, Any] = {
         "region": Key("string", "AWS region."),
         "profile": Key("string", "AWS profile."),
         "endpoint_url": Key("string", "AWS endpoint URL."),
-        "transport": Key("choice:botocore|fast", "Firehose/Kinesis calls: botocore or fast.", "botocore"),
+        "transport": Key(
+            "choice:botocore|fast",
+            "Firehose/Kinesis calls: fast (signed directly) or botocore (aiobotocore).",
+            "fast",
+        ),
         "partition_key": Key("choice:user_id|session_id|random", "Kinesis partition key.", "user_id"),
         "max_in_flight": Key("int", "Calls in flight.", "4"),
         "max_attempts": Key("int", "Attempts per record.", "8"),

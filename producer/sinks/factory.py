@@ -44,7 +44,11 @@ def batcher_for(settings: Settings) -> Batcher:
 
 
 def open_sink(settings: Settings, clock: EpochClock) -> Sink:
-    """The sink named by ``settings.sink``, configured from ``settings``."""
+    """The sink named by ``settings.sink``, configured from ``settings``.
+
+    ``settings.transport`` picks how the firehose and kinesis sinks call AWS (fast, the
+    default, or botocore); the other sinks ignore it.
+    """
     aws = AwsOptions(
         region=settings.region,
         profile=settings.profile,

@@ -4,6 +4,10 @@ moto's Firehose writes one S3 object per call, never throttles and leaves prefix
 expressions literal: these tests only assert what AWS also guarantees (every accepted
 record lands once, newline-terminated), and rehearse faults with the producer's own
 fault layer.
+
+The firehose and kinesis runs here ask for ``--transport botocore`` (aiobotocore), so
+that the fallback stays covered; ``test_fast_transport.py`` runs the same tests on the
+default fast transport.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pytest
 STREAM = "netflix-events"
 BUCKET = "netflix-datalake-test"
 PREFIX = "netflix/ingest_year=2026/"
+BOTOCORE = ("--transport", "botocore")
 
 
 def cli(
@@ -74,7 +79,7 @@ def run_json(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None
 def test_firehose_happy_path_every_accepted_event_lands_once(aws: str, tmp_path: Path) -> None:
     make_firehose()
     code, summary, err = run_json(tmp_path, "--sink", "firehose", "--stream", STREAM, "--count", "3000",
-                                  "--start", "2026-01-27", "--seed", "1")  # fmt: skip
+                                  "--start", "2026-01-27", "--seed", "1", *BOTOCORE)  # fmt: skip
     assert code == 0, err
     assert summary["accepted"] == summary["generated"] == 3000
     assert summary["dead_lettered"] == summary["failed"] == summary["retried"] == 0
@@ -92,7 +97,7 @@ def test_sustained_30_percent_throttling_loses_nothing(aws: str, tmp_path: Path)
     manifest = tmp_path / "run.manifest"
     code, summary, err = run_json(tmp_path, "--sink", "firehose", "--count", "5000", "--start", "2026-01-27",
                                   "--throttle-rate", "0.3", "--max-attempts", "20", "--seed", "2",
-                                  "--manifest", str(manifest))  # fmt: skip
+                                  "--manifest", str(manifest), *BOTOCORE)  # fmt: skip
     assert code == 0, err
     assert summary["accepted"] == summary["generated"] == 5000
     assert summary["dead_lettered"] == 0
@@ -112,7 +117,8 @@ def test_sustained_30_percent_throttling_loses_nothing(aws: str, tmp_path: Path)
 def test_whole_call_503_bursts_are_retried(aws: str, tmp_path: Path) -> None:
     make_firehose()
     code, summary, err = run_json(tmp_path, "--sink", "firehose", "--count", "5000", "--start", "2026-01-27",
-                                  "--call-failure-rate", "0.4", "--max-attempts", "20", "--seed", "3")  # fmt: skip
+                                  "--call-failure-rate", "0.4", "--max-attempts", "20", "--seed", "3",
+                                  *BOTOCORE)  # fmt: skip
     assert code == 0, err
     assert summary["accepted"] == 5000
     assert summary["calls"] > summary["batches"]
@@ -120,7 +126,9 @@ def test_whole_call_503_bursts_are_retried(aws: str, tmp_path: Path) -> None:
 
 
 def test_unknown_stream_is_one_line_and_nothing_is_sent(aws: str, tmp_path: Path) -> None:
-    code, summary, err = run_json(tmp_path, "--sink", "firehose", "--stream", "nope", "--count", "100")
+    code, summary, err = run_json(
+        tmp_path, "--sink", "firehose", "--stream", "nope", "--count", "100", *BOTOCORE
+    )
     assert code == 1
     assert err.strip() == "netflix-producer: error: Firehose stream 'nope' not found in us-east-1"
     assert summary["generated"] == 0 and summary["stopped_by"] == "error"
@@ -128,7 +136,7 @@ def test_unknown_stream_is_one_line_and_nothing_is_sent(aws: str, tmp_path: Path
 
 def test_an_error_on_the_last_flush_still_fails_the_run(aws: str, tmp_path: Path) -> None:
     code, summary, err = run_json(tmp_path, "--sink", "firehose", "--stream", "nope", "--count", "100",
-                                  "--no-check", "--start", "2026-01-27")  # fmt: skip
+                                  "--no-check", "--start", "2026-01-27", *BOTOCORE)  # fmt: skip
     assert code == 1
     assert "Firehose stream 'nope' not found" in err
     assert summary["dead_lettered"] == summary["generated"] == 100
@@ -139,7 +147,7 @@ def test_no_credentials_is_one_line(aws: str, tmp_path: Path) -> None:
     env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "true",
            "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": ""}  # fmt: skip
     proc = cli("run", "--sink", "firehose", "--count", "10", "--quiet", "--dead-letter", str(tmp_path / "dlq"),
-               env_extra=env)  # fmt: skip
+               *BOTOCORE, env_extra=env)  # fmt: skip
     err = proc.stderr.decode().strip()
     assert proc.returncode == 1
     assert len(err.splitlines()) == 1 and "no AWS credentials found" in err
@@ -170,7 +178,7 @@ def test_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(tmp_path: P
         env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
         proc = subprocess.Popen(
             [sys.executable, "-m", "producer", "run", "--sink", "firehose", "--rate", "2k/s", "--quiet",
-             "--summary-json", str(summary_path), "--dead-letter", str(dlq), "--max-attempts", "3"],
+             "--summary-json", str(summary_path), "--dead-letter", str(dlq), "--max-attempts", "3", *BOTOCORE],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         time.sleep(3)
@@ -199,7 +207,7 @@ def test_kinesis_happy_path_and_partial_failures(aws: str, tmp_path: Path) -> No
                                   "--start", "2026-01-27", "--throttle-rate", "0.2", "--max-attempts", "20",
                                   "--partition-key", "session_id",
                                   # moto's Kinesis shard writes are not thread-safe: one call at a time.
-                                  "--max-in-flight", "1")  # fmt: skip
+                                  "--max-in-flight", "1", *BOTOCORE)  # fmt: skip
     assert code == 0, err
     assert summary["accepted"] == summary["generated"] == 1500
     assert summary["throttled"] > 0
@@ -218,6 +226,7 @@ def test_kinesis_happy_path_and_partial_failures(aws: str, tmp_path: Path) -> No
 
 
 def test_s3_sink_writes_firehose_layout_objects(aws: str, tmp_path: Path) -> None:
+    # With the default transport (fast), which only the firehose and kinesis sinks use.
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
     code, summary, err = run_json(tmp_path, "--sink", "s3", "--bucket", f"s3://{BUCKET}/raw/", "--count", "20000",
                                   "--start", "2026-01-27T05:00:00Z", "--rate", "50/s", "--gzip",

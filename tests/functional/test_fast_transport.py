@@ -2,8 +2,10 @@
 
 The same runs as ``test_aws_sinks.py`` (happy path, sustained throttling verified clean,
 503 bursts, unknown stream, no credentials, endpoint killed mid-run, Kinesis), through
-the fast transport; ``--no-check`` variants skip the start-up check (which still goes
-through botocore) so that the fast transport meets the error itself.
+the fast transport, the default, asked for explicitly so that these tests keep covering
+it; ``test_aws_sinks.py`` runs them with ``--transport botocore``. ``--no-check``
+variants skip the start-up check (which still goes through botocore) so that the fast
+transport meets the error itself.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.functional.test_aws_sinks import BUCKET, PREFIX, STREAM, cli, make_firehose, run_json, s3_records
+from tests.functional.test_aws_sinks import (
+    BOTOCORE,
+    BUCKET,
+    PREFIX,
+    STREAM,
+    cli,
+    make_firehose,
+    run_json,
+    s3_records,
+)
 
 FAST = ("--transport", "fast")
 
@@ -48,7 +59,7 @@ def test_fast_happy_path_lands_the_same_events_as_botocore(aws: str, tmp_path: P
     assert len(ids) == len(set(ids)) == 3000
     (tmp_path / "botocore").mkdir()
     code, other, err = run_json(
-        tmp_path / "botocore", "--sink", "firehose", "--stream", "via-botocore", *common
+        tmp_path / "botocore", "--sink", "firehose", "--stream", "via-botocore", *common, *BOTOCORE
     )
     assert code == 0, err
     assert sorted(s3_records("via-botocore/")) == sorted(lines)

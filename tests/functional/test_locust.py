@@ -1,4 +1,9 @@
-"""Real locust processes on loopback, with moto in server mode as the endpoint."""
+"""Real locust processes on loopback, with moto in server mode as the endpoint.
+
+The single-process runs ask for ``--transport botocore`` (a boto3 client), so that the
+fallback stays covered; ``test_locust_fast.py`` runs them on the default fast transport,
+which the master-and-workers run also uses.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ LOCUST = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py")]
 BUCKET = "swarm-lake"
 ACCOUNTS = 2000
 BASE = 10_000_000
+BOTOCORE = ("--transport", "botocore")
 
 
 def make_stream(name: str = "swarm") -> None:
@@ -56,7 +62,7 @@ def test_single_process_headless_run_lands_what_it_reports(aws: str, tmp_path: P
     make_stream()
     proc = subprocess.run(
         [*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--csv", str(tmp_path / "out"), "--only-summary",
-         *common(tmp_path)],
+         *common(tmp_path, *BOTOCORE)],
         env=env(), capture_output=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
@@ -125,7 +131,7 @@ def test_throttling_shows_as_retries_and_as_failures_only_when_dead_lettered(
     make_stream()
     proc = subprocess.run(
         [*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--csv", str(tmp_path / "out"), "--only-summary",
-         *common(tmp_path, "--transport-faults", "throttle_rate=0.3", "--max-attempts", attempts)],
+         *common(tmp_path, "--transport-faults", "throttle_rate=0.3", "--max-attempts", attempts, *BOTOCORE)],
         env=env(), capture_output=True, timeout=120, check=False,
     )  # fmt: skip
     summary = json.loads((tmp_path / "summary.json").read_text())

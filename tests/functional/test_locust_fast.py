@@ -37,12 +37,26 @@ def test_fast_transport_headless_run_lands_what_it_reports(
     assert int(row["Failure Count"]) == 0 and int(row["Request Count"]) > 0
 
 
-def test_fast_transport_is_selected_by_the_environment_too(aws: str, tmp_path: Path) -> None:
+# botocore logs each call it makes at DEBUG; the fast transport's calls do not go through it.
+BOTOCORE_CALL = "Making request for OperationModel(name=PutRecordBatch)"
+
+
+@pytest.mark.parametrize(
+    ("environment", "through_botocore"),
+    [({}, False), ({"NETFLIX_PRODUCER_TRANSPORT": "botocore"}, True), ({"NETFLIX_PRODUCER_TRANSPORT": "fast"}, False)],
+    ids=["default", "env-botocore", "env-fast"],
+)  # fmt: skip
+def test_the_transport_is_fast_by_default_and_selected_by_the_environment(
+    aws: str, tmp_path: Path, environment: dict[str, str], through_botocore: bool
+) -> None:
     make_stream()
+    # One 500-record batch a second keeps the debug log short.
     proc = subprocess.run(
-        [*LOCUST, "--headless", "-u", "1", "-r", "1", "-t", "2s", "--only-summary", *common(tmp_path)],
-        env={**env(), "NETFLIX_PRODUCER_TRANSPORT": "fast"}, capture_output=True, timeout=120, check=False,
+        [*LOCUST, "--headless", "-u", "1", "-r", "1", "-t", "2s", "--only-summary", "--loglevel", "DEBUG",
+         *common(tmp_path, "--events-per-user", "500")],
+        env={**env(), **environment}, capture_output=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["accepted"] == summary["records"] == len(landed()) > 0
+    assert (BOTOCORE_CALL in proc.stderr.decode()) is through_botocore

@@ -624,25 +624,64 @@ def test_credentials_are_never_logged(creds: None, caplog: pytest.LogCaptureFixt
 # -- the setting -------------------------------------------------------------------------
 
 
-def test_transport_setting_picks_the_fast_transport_behind_the_same_seam(creds: None) -> None:
+def test_the_fast_transport_is_the_default_behind_the_same_seam(creds: None) -> None:
     from producer.sinks.base import EpochClock
     from producer.sinks.factory import open_sink
 
     clock: EpochClock = time.time
-    assert resolve({}, env={}).transport == "botocore"
-    settings = resolve({"sink": "firehose"}, env={"NETFLIX_PRODUCER_TRANSPORT": "fast"})
-    assert settings.transport == "fast"
+    assert resolve({}, env={}).transport == "fast"
+    sink = open_sink(resolve({"sink": "firehose"}, env={}), clock)
+    assert isinstance(sink, DeliverySink) and type(sink.transport) is FastFirehoseTransport
+    sink = open_sink(resolve({"sink": "kinesis"}, env={}), clock)
+    assert isinstance(sink, DeliverySink) and type(sink.transport) is FastKinesisTransport
+    sink = open_sink(resolve({"sink": "kinesis", "throttle_rate": "0.1"}, env={}), clock)
+    assert isinstance(sink, DeliverySink) and isinstance(sink.transport, FaultyTransport)
+    assert type(sink.transport.inner) is FastKinesisTransport
+
+
+def test_botocore_is_still_picked_when_asked_for(creds: None) -> None:
+    from producer.sinks.base import EpochClock
+    from producer.sinks.factory import open_sink
+
+    clock: EpochClock = time.time
+    settings = resolve({"sink": "firehose", "transport": "botocore"}, env={})
+    assert settings.transport == "botocore"
     sink = open_sink(settings, clock)
-    assert isinstance(sink, DeliverySink) and isinstance(sink.transport, FastFirehoseTransport)
-    settings = resolve({"sink": "kinesis", "transport": "fast", "throttle_rate": "0.1"}, env={})
+    assert isinstance(sink, DeliverySink) and type(sink.transport) is FirehoseTransport
+    settings = resolve({"sink": "kinesis"}, env={"NETFLIX_PRODUCER_TRANSPORT": "botocore"})
+    sink = open_sink(settings, clock)
+    assert isinstance(sink, DeliverySink) and type(sink.transport) is KinesisTransport
+    settings = resolve({"sink": "kinesis", "transport": "botocore", "throttle_rate": "0.1"}, env={})
     sink = open_sink(settings, clock)
     assert isinstance(sink, DeliverySink) and isinstance(sink.transport, FaultyTransport)
-    assert isinstance(sink.transport.inner, FastKinesisTransport)
-    sink = open_sink(resolve({"sink": "kinesis"}, env={}), clock)
-    assert isinstance(sink, DeliverySink) and type(sink.transport) is KinesisTransport
+    assert type(sink.transport.inner) is KinesisTransport
+    # A flag wins over the environment, either way.
+    fast = resolve({"sink": "firehose", "transport": "fast"}, env={"NETFLIX_PRODUCER_TRANSPORT": "botocore"})
+    sink = open_sink(fast, clock)
+    assert isinstance(sink, DeliverySink) and type(sink.transport) is FastFirehoseTransport
     with pytest.raises(ConfigError) as err:
         resolve({}, env={"NETFLIX_PRODUCER_TRANSPORT": "boto"})
     assert str(err.value) == "invalid NETFLIX_PRODUCER_TRANSPORT 'boto': expected botocore or fast"
+
+
+@pytest.mark.parametrize("transport", [None, "fast", "botocore"])
+def test_sinks_other_than_firehose_and_kinesis_ignore_the_transport(
+    creds: None, tmp_path: Path, transport: str | None
+) -> None:
+    from producer.sinks.base import EpochClock
+    from producer.sinks.factory import open_sink
+    from producer.sinks.lake import LakeSink
+    from producer.sinks.null import NullSink
+    from producer.sinks.s3 import S3Sink
+
+    clock: EpochClock = time.time
+    chosen = {} if transport is None else {"transport": transport}
+    s3 = open_sink(resolve({"sink": "s3", "bucket": "s3://datalake/raw/", **chosen}, env={}), clock)
+    lake = open_sink(resolve({"lake_dir": str(tmp_path), **chosen}, env={}), clock)
+    null = open_sink(resolve({"sink": "null", **chosen}, env={}), clock)
+    assert (type(s3), type(lake), type(null)) == (S3Sink, LakeSink, NullSink)
+    for sink in (s3, lake, null):
+        asyncio.run(sink.aclose())
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
@@ -726,7 +765,10 @@ def test_tls_trusts_what_botocore_trusts(
 def test_the_scenario_key_sink_transport(tmp_path: Path) -> None:
     from producer.scenario import load_scenario
 
-    path = tmp_path / "fast.yaml"
+    path = tmp_path / "botocore.yaml"
+    path.write_text("name: botocore\nsink:\n  type: kinesis\n  transport: botocore\n")
+    assert resolve({}, env={}, scenario=load_scenario(path).settings).transport == "botocore"
+    assert resolve({"transport": "fast"}, env={}, scenario=load_scenario(path).settings).transport == "fast"
     path.write_text("name: fast\nsink:\n  type: kinesis\n  transport: fast\n")
     assert resolve({}, env={}, scenario=load_scenario(path).settings).transport == "fast"
     assert (

@@ -196,16 +196,23 @@ def test_no_credentials_is_the_same_one_line(creds: None, monkeypatch: pytest.Mo
     assert fast == slow
 
 
-def test_sync_delivery_picks_the_fast_transport(creds: None) -> None:
-    settings = resolve({"sink": "firehose", "stream": "s", "transport": "fast"}, env={})
+def test_sync_delivery_picks_the_fast_transport_by_default(creds: None) -> None:
+    settings = resolve({"sink": "firehose", "stream": "s"}, env={})
     _, transport = sync_delivery(settings, "firehose", seed=1)
-    assert isinstance(transport, FastFirehoseSyncTransport)
+    assert type(transport) is FastFirehoseSyncTransport
     _, transport = sync_delivery(settings, "kinesis", seed=1)
-    assert isinstance(transport, FastKinesisSyncTransport)
-    faulty = resolve({"sink": "firehose", "stream": "s", "transport": "fast", "throttle_rate": "0.1"}, env={})
+    assert type(transport) is FastKinesisSyncTransport
+    faulty = resolve({"sink": "firehose", "stream": "s", "throttle_rate": "0.1"}, env={})
     _, transport = sync_delivery(faulty, "firehose", seed=1)
-    assert isinstance(transport, FaultySyncTransport) and isinstance(
-        transport.inner, FastFirehoseSyncTransport
-    )
-    _, transport = sync_delivery(resolve({"sink": "firehose", "stream": "s"}, env={}), "firehose", seed=1)
+    assert isinstance(transport, FaultySyncTransport) and type(transport.inner) is FastFirehoseSyncTransport
+
+
+def test_sync_delivery_picks_boto3_when_asked_for(creds: None) -> None:
+    settings = resolve({"sink": "firehose", "stream": "s", "transport": "botocore"}, env={})
+    _, transport = sync_delivery(settings, "firehose", seed=1)
+    assert type(transport) is FirehoseSyncTransport
+    _, transport = sync_delivery(settings, "kinesis", seed=1)
+    assert type(transport) is KinesisSyncTransport
+    by_env = resolve({"sink": "firehose", "stream": "s"}, env={"NETFLIX_PRODUCER_TRANSPORT": "botocore"})
+    _, transport = sync_delivery(by_env, "firehose", seed=1)
     assert type(transport) is FirehoseSyncTransport
