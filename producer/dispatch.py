@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
-from producer.batching import Batcher
+from producer.batching import Batcher, PackedBatch
 from producer.clock import Clock
 from producer.deadletter import DeadLetterFile
 from producer.errors import SinkError
@@ -129,6 +129,12 @@ class Dispatcher:
                 self.manifest.add([r for i, r in enumerate(batch) if i not in failed] if failed else batch)
             return
         # Packed records: every event inside counts, dead letters and manifest stay per event.
+        if not failed and self.manifest is None:
+            if isinstance(batch, PackedBatch):
+                s.delivered += batch.events
+            else:
+                s.delivered += sum(r.count(b"\n") for r in batch)
+            return
         for i, record in enumerate(batch):
             events = record.splitlines(keepends=True)
             if i in failed:
