@@ -1,22 +1,46 @@
 """Encoding events as NDJSON: one compact JSON object per line, UTF-8, newline-terminated.
 
 Field order follows :data:`producer.schema.RAW_FIELDS`. A session's constant
-fields are pre-rendered once when it starts (see ``EventBlock.head``/``tail``), so
-each event costs one bytes format.
+fields are pre-rendered once when it starts (see ``EventBlock.head``/``tail``), and
+``event_ts`` is rendered for the whole block at once, so each event costs one bytes
+format.
 """
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
+
 from producer.schema import EVENT_TYPES
 from producer.sessions import EventBlock
 
-__all__ = ["encode_block"]
+__all__ = ["encode_block", "format_event_ts"]
 
 # Bytes formatting end to end: about twice as fast as formatting str and encoding.
-_TEMPLATE = (
-    b'{"event_id":"%s",%s"event_type":"%s","event_ts":%.3f,"position_ms":%d,%s"bitrate_kbps":%d,"seq":%d}\n'
-)
+_TEMPLATE = b'{"event_id":"%s",%s"event_type":"%s","event_ts":%s,"position_ms":%d,%s"seq":%d}\n'
 _NAMES = tuple(name.encode() for name in EVENT_TYPES)
+# Epoch milliseconds with ten-digit seconds: 2001-09-09 to 2286-11-20.
+_TEN_DIGITS_MS = (10**12, 10**13)
+
+
+def format_event_ts(ts: npt.NDArray[np.float64]) -> list[bytes]:
+    """``b"%.3f" % t`` for each epoch-seconds ``t`` (whole milliseconds), computed as a column.
+
+    Formatting a float costs more than the rest of an event's template; digits taken
+    from integer milliseconds cost a fifth of that. Equal to ``%.3f`` for every ``t``
+    that is a whole number of milliseconds, which is how the generator stamps events.
+    """
+    ms = np.rint(ts * 1000.0).astype(np.int64)
+    if not len(ms) or ms.min() < _TEN_DIGITS_MS[0] or ms.max() >= _TEN_DIGITS_MS[1]:
+        return [b"%.3f" % t for t in ts.tolist()]
+    out = np.empty((len(ms), 14), dtype=np.uint8)
+    out[:, 10] = ord(".")
+    q = ms
+    for col in (13, 12, 11, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0):
+        q, digit = np.divmod(q, 10)
+        out[:, col] = digit + ord("0")
+    texts: list[bytes] = out.view("S14").ravel().tolist()
+    return texts
 
 
 def encode_block(block: EventBlock) -> list[bytes]:
@@ -27,10 +51,9 @@ def encode_block(block: EventBlock) -> list[bytes]:
         block.event_id,
         block.head,
         [names[t] for t in block.event_type.tolist()],
-        block.event_ts.tolist(),
+        format_event_ts(block.event_ts),
         block.position_ms.tolist(),
         block.tail,
-        block.bitrate_kbps.tolist(),
         block.seq.tolist(),
         strict=True,
     )

@@ -12,12 +12,13 @@ import numpy.typing as npt
 
 __all__ = ["uuid_bytes", "uuid_strings"]
 
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+# Each byte value as its two hex digits, read as one uint16 (machine byte order).
+_HEX2 = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype=np.uint16)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-# Column of each hex digit in the 36-character text (dashes at 8, 13, 18, 23).
-_DIGIT_COLS = np.array([c for c in range(36) if c not in (8, 13, 18, 23)])
+# The 8-4-4-4-12 groups: (first text column, first hex digit, digits).
+_GROUPS = ((0, 0, 8), (9, 8, 4), (14, 12, 4), (19, 16, 4), (24, 20, 12))
 
 
 def _splitmix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -42,12 +43,11 @@ def uuid_bytes(key: int, counters: npt.NDArray[np.int64]) -> list[bytes]:
     words = np.empty((n, 2), dtype=">u8")
     words[:, 0] = hi
     words[:, 1] = lo
-    raw = words.view(np.uint8).reshape(n, 16)
-    digits = np.empty((n, 32), dtype=np.uint8)
-    digits[:, 0::2] = _HEX[raw >> 4]
-    digits[:, 1::2] = _HEX[raw & 15]
-    text = np.full((n, 36), ord("-"), dtype=np.uint8)
-    text[:, _DIGIT_COLS] = digits
+    digits = _HEX2[words.view(np.uint8).reshape(n, 16)].view(np.uint8)  # (n, 32)
+    text = np.empty((n, 36), dtype=np.uint8)
+    text[:, [8, 13, 18, 23]] = ord("-")
+    for col, first, width in _GROUPS:
+        text[:, col : col + width] = digits[:, first : first + width]
     out: list[bytes] = text.view("S36").ravel().tolist()
     return out
 

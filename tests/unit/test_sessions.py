@@ -184,3 +184,35 @@ def test_daily_curve_and_mixes_over_a_simulated_day(small_world: World) -> None:
     m = sum(countries.values())
     us = pop.country_codes.index("US")
     assert countries["US"] / m == pytest.approx(pop.country_weight[us], abs=0.04)
+
+
+def test_event_ts_columns_format_exactly_as_percent_3f() -> None:
+    from producer.encode import format_event_ts
+
+    rng = np.random.default_rng(3)
+    # Whole milliseconds across the ten-digit range, its edges, and outside it (fallback).
+    ms = np.concatenate(
+        [rng.integers(10**12, 10**13, 50_000), [10**12, 10**13 - 1, 1_788_436_800_000, 10**12 - 1, 10**13, 0]]
+    )
+    ts = ms / 1000.0
+    assert format_event_ts(ts) == [b"%.3f" % t for t in ts.tolist()]
+    assert format_event_ts(ts[:0]) == []
+
+
+def test_ids_are_rfc_4122_version_4_text_of_the_keyed_hash() -> None:
+    import uuid
+
+    from producer.ids import _splitmix, uuid_bytes
+
+    counters = np.arange(5_000, 9_000, dtype=np.int64)
+    key = 0xDEADBEEF12345678
+    texts = uuid_bytes(key, counters)
+    with np.errstate(over="ignore"):
+        hi = _splitmix(counters.astype(np.uint64) ^ np.uint64(key))
+        lo = _splitmix(hi ^ _splitmix(np.full(1, key, dtype=np.uint64)))
+    for text, h, lw in zip(texts, hi.tolist(), lo.tolist(), strict=True):
+        u = uuid.UUID(text.decode())
+        assert str(u).encode() == text and u.version == 4 and u.variant == uuid.RFC_4122
+        expected = (h & 0xFFFFFFFFFFFF0FFF | 0x4000) << 64 | (lw & 0x3FFFFFFFFFFFFFFF | 1 << 63)
+        assert u.int == expected
+    assert len(set(texts)) == len(texts)
