@@ -30,6 +30,8 @@ __all__ = ["SwarmCounters", "WorkerShare", "sync_delivery", "worker_seed"]
 
 #: The first user_id of worker 0.
 USER_ID_BASE = 10_000_000
+#: Events per generator round, at least, for a worker that sends as fast as it can.
+UNPACED_MIN_ROUND = 4_096
 
 
 def worker_seed(seed: int, worker_index: int) -> int:
@@ -41,7 +43,13 @@ class WorkerShare:
     """One worker's stream of encoded records: its own sessions over its own viewers."""
 
     def __init__(
-        self, settings: Settings, worker_index: int, *, nominal_rate: float, start: float | None = None
+        self,
+        settings: Settings,
+        worker_index: int,
+        *,
+        nominal_rate: float,
+        start: float | None = None,
+        unpaced: bool = False,
     ) -> None:
         base = settings.world or WorldConfig()
         self.worker_index = worker_index
@@ -66,23 +74,32 @@ class WorkerShare:
 
         shape = settings.shape if settings.shape.kind != "constant" else constant(nominal_rate)
         self.generator = SessionGenerator(
-            world, shape.bind(anchor), seed=self.seed, params=settings.session_params
+            world,
+            shape.bind(anchor),
+            seed=self.seed,
+            params=settings.session_params,
+            # Running ahead of its nominal rate, a worker would pay a round's fixed cost
+            # every few hundred events: a third of its CPU.
+            min_round=UNPACED_MIN_ROUND if unpaced else 16,
         )
         self.generator.prepare()
         faults = settings.data_faults
         self.injector = DataFaultInjector(faults, self.seed) if faults is not None and faults.active else None
         self._records: list[bytes] = []
+        self._taken = 0
 
     def take(self, n: int) -> list[bytes]:
         """The next ``n`` records of this worker's stream."""
-        while len(self._records) < n:
+        while len(self._records) - self._taken < n:
             block = self.generator.next_block()
             records = encode_block(block)
             if self.injector is not None:
                 groups = self.injector.apply(records, block.event_ts, block.event_type)
                 records = [r for g in groups for r, _ in g]
-            self._records.extend(records)
-        out, self._records = self._records[:n], self._records[n:]
+            self._records = self._records[self._taken :] + records
+            self._taken = 0
+        out = self._records[self._taken : self._taken + n]
+        self._taken += n
         return out
 
 
