@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LAKE   ?= lake
 
-.PHONY: venv demo pipeline test lint format bench clean deploy lint-infra sync-queries
+.PHONY: venv demo pipeline test lint format bench bench-quick clean deploy lint-infra sync-queries
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -45,12 +45,14 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix producer tests bench infra glue_scripts locustfile.py
 	$(BIN)/ruff format producer tests bench infra glue_scripts locustfile.py
 
-## bench: benchmarks (figures, not pass/fail); see docs/performance.md
+## bench: every benchmark, one at a time (~8 min; figures, not pass/fail), then the summary
+##        table of docs/performance.md rewritten from this run's results
 bench: $(STAMP)
-	$(BIN)/python bench/generate.py
-	$(BIN)/python bench/pacing.py
-	$(BIN)/python bench/memory.py
-	$(BIN)/python bench/ship.py
+	$(BIN)/python bench/suite.py
+
+## bench-quick: every benchmark with --quick (~1 min); prints the summary, writes nothing
+bench-quick: $(STAMP)
+	$(BIN)/python bench/suite.py --quick
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache
