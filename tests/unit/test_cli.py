@@ -114,3 +114,11 @@ def test_counts_take_suffixes_and_scientific_notation(text: str, expected: int, 
                     "--quiet", "--summary-json", str(out), "--accounts", "2000")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["generated"] == expected
+
+
+def test_replay_takes_the_transport_like_run(tmp_path) -> None:
+    capture = tmp_path / "c.ndjson"
+    capture.write_text("")
+    result = invoke("replay", str(capture), "--sink", "firehose", "--transport", "carrier-pigeon")
+    assert result.exit_code != 0
+    assert "invalid --transport 'carrier-pigeon': expected botocore or fast" in result.output
