@@ -130,41 +130,44 @@ class Batcher:
             self.oversize.extend(r for r, n in zip(records, lens, strict=True) if n > limit_r)
             records = [r for r, n in zip(records, lens, strict=True) if n <= limit_r]
             lens = [n for n in lens if n <= limit_r]
-        # ends[j] - ends[i]: the bytes of events i..j-1.
+        # ends[j] - ends[i]: the bytes of events i..j-1; the open batch holds ends[i] - base.
         ends = list(accumulate(lens, initial=0))
         full: list[list[bytes]] = []
         batch = self._records
-        size = self._bytes
+        base = -self._bytes
         limit_n = self.max_records
         limit_b = self.max_bytes
         fresh = not batch
         i, n = 0, len(records)
+        bisect = bisect_right
+        join = b"".join
         if not isinstance(batch, PackedBatch):
             batch = PackedBatch()
             batch.extend(self._records)  # left by the per-event path, if any
             batch.events = sum(r.count(b"\n") for r in batch)
         if batch and n:
-            # Top up the open record first.
-            room = min(pack - len(batch[-1]), limit_b - size)
-            j = bisect_right(ends, ends[i] + room, i) - 1
-            if j > i:
-                batch[-1] += b"".join(records[i:j])
-                size += ends[j] - ends[i]
-                batch.events += j - i
+            # Top up the open record first: the events that fit in it and in the batch.
+            j = bisect(ends, min(pack - len(batch[-1]), base + limit_b), 0) - 1
+            if j > 0:
+                batch[-1] += join(records[:j])
+                batch.events += j
                 i = j
         while i < n:
-            if size + lens[i] > limit_b or len(batch) >= limit_n:
+            if ends[i + 1] - base > limit_b or len(batch) >= limit_n:
                 full.append(batch)
                 batch = PackedBatch()
-                size = 0
+                base = ends[i]
                 fresh = True
-            room = min(pack, limit_b - size)
-            # At least one event: one larger than ``pack`` (within the record limit) goes alone.
-            j = max(bisect_right(ends, ends[i] + room, i) - 1, i + 1)
-            batch.append(records[i] if j == i + 1 else b"".join(records[i:j]))
-            size += ends[j] - ends[i]
+            cap = ends[i] + pack
+            if cap > base + limit_b:
+                cap = base + limit_b
+            j = bisect(ends, cap, i) - 1
+            if j <= i:
+                j = i + 1  # one event larger than ``pack`` (within the record limit) goes alone
+            batch.append(records[i] if j == i + 1 else join(records[i:j]))
             batch.events += j - i
             i = j
+        size = ends[n] - base
         if not batch:
             self._since = None
         elif fresh:

@@ -18,7 +18,7 @@ __all__ = ["encode_block", "format_event_ts"]
 
 # Bytes formatting end to end: about twice as fast as formatting str and encoding.
 _TEMPLATE = b'{"event_id":"%s",%s"event_type":"%s","event_ts":%s,"position_ms":%d,%s"seq":%d}\n'
-_NAMES = tuple(name.encode() for name in EVENT_TYPES)
+_NAMES = np.array([name.encode() for name in EVENT_TYPES], dtype=object)
 # Epoch milliseconds with ten-digit seconds: 2001-09-09 to 2286-11-20.
 _TEN_DIGITS_MS = (10**12, 10**13)
 
@@ -46,11 +46,10 @@ def format_event_ts(ts: npt.NDArray[np.float64]) -> list[bytes]:
 def encode_block(block: EventBlock) -> list[bytes]:
     """The NDJSON records of a block, one ``bytes`` per event, in order."""
     fmt = _TEMPLATE.__mod__
-    names = _NAMES
     rows = zip(
         block.event_id,
         block.head,
-        [names[t] for t in block.event_type.tolist()],
+        _NAMES[block.event_type].tolist(),
         format_event_ts(block.event_ts),
         block.position_ms.tolist(),
         block.tail,

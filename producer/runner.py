@@ -174,7 +174,7 @@ async def run(
                         taken = 0
                     n = min(due - emitted, len(stamps) - taken)
                     if injector is None:
-                        chunk = records[taken : taken + n]
+                        chunk = records if n == len(records) else records[taken : taken + n]
                         stats.event_types += np.bincount(types[taken : taken + n], minlength=len(EVENT_TYPES))
                     else:
                         # Each event's group: itself, nothing (held back), or more (copies).
