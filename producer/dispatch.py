@@ -37,8 +37,8 @@ BATCHES_PER_CALL_SLOT = 8
 class Dispatcher:
     """Sends batches with at most ``max_in_flight`` calls outstanding, and accounts for them.
 
-    Backpressure: :meth:`submit` returns only once a call slot is free, so a slow or
-    throttled sink slows the runner down instead of growing a queue. A sink with
+    Backpressure: :meth:`submit` hands a batch over only once a call slot is free, so a
+    slow or throttled sink slows the runner down instead of growing a queue. A sink with
     ``slots`` (:class:`~producer.delivery.DeliverySink`) gives its slot back while a
     batch backs off before a retry: new batches keep the calls busy meanwhile, up to
     ``BATCHES_PER_CALL_SLOT`` batches per slot in progress.
