@@ -110,12 +110,7 @@ class Batcher:
             full.append(batch)
             batch = []
             size = 0
-        if not batch:
-            self._since = None
-        elif fresh:
-            self._since = now
-        self._records = batch
-        self._bytes = size
+        self._keep(batch, size, now if fresh else None)
         return full
 
     def _extend_packed(self, records: Sequence[bytes], now: float, pack: int) -> list[list[bytes]]:
@@ -167,14 +162,17 @@ class Batcher:
             batch.append(records[i] if j == i + 1 else join(records[i:j]))
             batch.events += j - i
             i = j
-        size = ends[n] - base
+        self._keep(batch, ends[n] - base, now if fresh else None)
+        return full
+
+    def _keep(self, batch: list[bytes], size: int, started: float | None) -> None:
+        """Keep the partial batch; ``started`` is when it began if it began in this call."""
         if not batch:
             self._since = None
-        elif fresh:
-            self._since = now
+        elif started is not None:
+            self._since = started
         self._records = batch
         self._bytes = size
-        return full
 
     def expired(self, now: float) -> bool:
         """True when a partial batch has waited ``linger_s``."""
