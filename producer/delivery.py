@@ -188,10 +188,6 @@ class DeliverySink:
         self._sleep = sleep or asyncio.sleep
         self._opener = opener
         self.closed = False
-        #: Call slots shared with the caller (the :class:`~producer.dispatch.Dispatcher`),
-        #: or None: the caller holds one for each :meth:`send_batch`, and the sink gives
-        #: it back while the batch backs off, so other batches call in the meantime.
-        self.slots: asyncio.Semaphore | None = None
 
     async def open(self) -> str:
         """Check the destination before the run (e.g. DescribeDeliveryStream); describe it."""
@@ -208,7 +204,7 @@ class DeliverySink:
         while (call := attempts.next_call()) is not None:
             delay, batch = call
             if delay:
-                await self._back_off(delay)
+                await self._sleep(delay)
             started = time.perf_counter()
             try:
                 failed = await self.transport.put(batch)
@@ -217,18 +213,6 @@ class DeliverySink:
                 continue
             attempts.succeeded(failed, (time.perf_counter() - started) * 1000.0)
         return attempts.outcome()
-
-    async def _back_off(self, delay: float) -> None:
-        """Wait before a retry, without holding a call slot."""
-        slots = self.slots
-        if slots is None:
-            await self._sleep(delay)
-            return
-        slots.release()
-        try:
-            await self._sleep(delay)
-        finally:
-            await slots.acquire()
 
     async def aclose(self) -> None:
         """Close the transport."""

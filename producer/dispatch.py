@@ -29,19 +29,14 @@ class CaptureLike(Protocol):
     def close(self) -> None: ...
 
 
-#: Batches in progress per call slot, at most, when a sink hands its slot back while a
-#: batch backs off (the rest wait for their retries; memory stays bounded).
-BATCHES_PER_CALL_SLOT = 8
-
-
 class Dispatcher:
     """Sends batches with at most ``max_in_flight`` calls outstanding, and accounts for them.
 
-    Backpressure: :meth:`submit` hands a batch over only once a call slot is free, so a
-    slow or throttled sink slows the runner down instead of growing a queue. A sink with
-    ``slots`` (:class:`~producer.delivery.DeliverySink`) gives its slot back while a
-    batch backs off before a retry: new batches keep the calls busy meanwhile, up to
-    ``BATCHES_PER_CALL_SLOT`` batches per slot in progress.
+    Backpressure: :meth:`submit` returns only once a call slot is free, so a slow or
+    throttled sink slows the runner down instead of growing a queue. A batch keeps its
+    slot while it backs off before a retry: against a stream at its quota, that is what
+    lowers the rate of calls (handing the slot to a new batch sends more calls into the
+    full stream, and more records run out of attempts).
     """
 
     def __init__(
@@ -68,32 +63,15 @@ class Dispatcher:
         self._offset = offset or (lambda: 0.0)
         self.inflight: set[asyncio.Task[None]] = set()
         self.fatal: SinkError | None = None
-        self.slots: asyncio.Semaphore | None = None
-        self.max_batches = max_in_flight
-        if hasattr(sink, "slots"):
-            self.slots = asyncio.Semaphore(max_in_flight)
-            setattr(sink, "slots", self.slots)  # noqa: B010 (Sink, the protocol, has no slots)
-            self.max_batches = max_in_flight * BATCHES_PER_CALL_SLOT
 
     async def submit(self, batch: list[bytes]) -> None:
         if self.fatal is not None:
             self.dead_letter_unsent(batch)
             raise self.fatal
-        if self.slots is not None:
-            while len(self.inflight) >= self.max_batches:
-                await self._reap(asyncio.FIRST_COMPLETED)
-            await self.slots.acquire()  # released when the batch is done
-            if self.fatal is not None:
-                self.slots.release()
-                self.dead_letter_unsent(batch)
-                raise self.fatal
         if self.capture is not None:
             self.capture.write(batch, self._offset())
         task = asyncio.create_task(self._deliver(batch))
         self.inflight.add(task)
-        task.add_done_callback(self.inflight.discard)
-        if self.slots is not None:
-            return
         while len(self.inflight) >= self.max_in_flight:
             await self._reap(asyncio.FIRST_COMPLETED)
         if self.fatal is not None:
@@ -129,8 +107,6 @@ class Dispatcher:
             return
         finally:
             self.stats.sink_seconds += self.clock.monotonic() - t0
-            if self.slots is not None:
-                self.slots.release()
         self.account(batch, result)
 
     def account(self, batch: list[bytes], result: BatchResult) -> None:

@@ -1,4 +1,4 @@
-"""Call slots: a batch backing off before a retry lets other batches call."""
+"""The Dispatcher: call slots, backpressure, and accounting when the sink fails."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from producer.clock import ManualClock
 from producer.config import resolve
 from producer.deadletter import DeadLetterFile
 from producer.delivery import DeliverySink, RetryPolicy, TransportError
-from producer.dispatch import BATCHES_PER_CALL_SLOT, Dispatcher
+from producer.dispatch import Dispatcher
 from producer.runner import run
 from producer.stats import RunStats
 from producer.world import World
@@ -67,60 +67,39 @@ def dispatcher(
     return Dispatcher(sink, stats, DeadLetterFile(tmp / "dlq.ndjson"), ManualClock(), None, max_in_flight)
 
 
-def test_batches_backing_off_give_their_call_slot_to_new_batches(tmp_path: Path) -> None:
-    async def main() -> None:
-        gate = asyncio.Event()
-        transport = FirstCallThrottled()
-        d = dispatcher(transport, gate, 2, tmp_path)
-        # 12 batches through 2 call slots, every one of them left backing off: each made
-        # its first call, because a batch waiting for its retry holds no slot.
-        await asyncio.wait_for(asyncio.gather(*(d.submit(batch(k)) for k in range(12))), 5)
-        for _ in range(10):
-            await asyncio.sleep(0)
-        assert transport.calls == 12 and len(d.inflight) == 12
-        gate.set()
-        await d.drain()
-        assert d.stats.delivered == 36 and d.stats.retried == 12 and d.stats.dead_lettered == 0
-        assert sorted(transport.accepted) == sorted(r for k in range(12) for r in batch(k))
-        assert transport.peak <= 2
-
-    asyncio.run(main())
-
-
-def test_batches_in_progress_are_bounded_per_call_slot(tmp_path: Path) -> None:
+def test_a_batch_backing_off_keeps_its_call_slot(tmp_path: Path) -> None:
+    # Against a stream at its quota, holding the slot through the backoff is what lowers
+    # the rate of calls: the runner waits rather than send a new batch into it.
     async def main() -> None:
         gate = asyncio.Event()
         transport = FirstCallThrottled()
         d = dispatcher(transport, gate, 1, tmp_path)
-        for k in range(BATCHES_PER_CALL_SLOT):
-            await asyncio.wait_for(d.submit(batch(k)), 5)
-        late = asyncio.create_task(d.submit(batch(99)))
+        submitted = asyncio.create_task(d.submit(batch(0)))
         for _ in range(20):
             await asyncio.sleep(0)
-        assert not late.done()  # backpressure: memory stays bounded while batches back off
+        assert transport.calls == 1 and not submitted.done()  # backing off, slot held
         gate.set()
-        await asyncio.wait_for(late, 5)
+        await asyncio.wait_for(submitted, 5)
         await d.drain()
-        assert d.stats.delivered == 3 * (BATCHES_PER_CALL_SLOT + 1)
+        assert transport.calls == 2 and d.stats.delivered == 3 and d.stats.retried == 1
 
     asyncio.run(main())
 
 
-def test_without_retries_no_batch_waits_ahead_of_a_free_call_slot(tmp_path: Path) -> None:
+def test_submit_returns_once_a_call_slot_is_free_for_the_next_batch(tmp_path: Path) -> None:
     async def main() -> None:
         hold = asyncio.Event()
         transport = FirstCallThrottled(hold=hold)  # calls block until released, never fail
         d = dispatcher(transport, asyncio.Event(), 2, tmp_path)
-        await d.submit(batch(0))
-        await d.submit(batch(1))
-        third = asyncio.create_task(d.submit(batch(2)))
+        await asyncio.wait_for(d.submit(batch(0)), 5)  # a slot is left for the next batch
+        second = asyncio.create_task(d.submit(batch(1)))
         for _ in range(20):
             await asyncio.sleep(0)
-        assert not third.done() and transport.active == 2  # the runner waits for a call slot
+        assert transport.active == 2 and not second.done()  # both slots busy: the runner waits
         hold.set()
-        await asyncio.wait_for(third, 5)
+        await asyncio.wait_for(second, 5)
         await d.drain()
-        assert d.stats.delivered == 9 and transport.peak == 2
+        assert d.stats.delivered == 6 and transport.peak == 2
 
     asyncio.run(main())
 
