@@ -64,7 +64,8 @@ class Batcher:
         # The hard limits are the API's (Firehose by default); asking for more is capped.
         self.max_records = max_records
         self.max_bytes = min(max_bytes, hard_max_bytes)
-        self.max_record_bytes = min(max_record_bytes, hard_max_record_bytes)
+        # A record always fits in a batch.
+        self.max_record_bytes = min(max_record_bytes, hard_max_record_bytes, self.max_bytes)
         self.linger_s = linger_s
         #: Pack several events into one record up to this size (None: one event per record).
         self.pack_bytes = min(pack_bytes, self.max_record_bytes) if pack_bytes else None
@@ -78,8 +79,9 @@ class Batcher:
 
     def extend(self, records: Iterable[bytes], now: float) -> list[list[bytes]]:
         """Add records; return the batches that became full, in order."""
-        if self.pack_bytes and isinstance(records, Sequence):
-            return self._extend_packed(records, now, self.pack_bytes)
+        if self.pack_bytes:
+            events = records if isinstance(records, list | tuple) else list(records)
+            return self._extend_packed(events, now, self.pack_bytes)
         full: list[list[bytes]] = []
         batch = self._records
         size = self._bytes
@@ -87,17 +89,10 @@ class Batcher:
         limit_b = self.max_bytes
         limit_r = self.max_record_bytes
         fresh = not batch  # the partial batch starts in this call
-        pack = self.pack_bytes
         for record in records:
             n = len(record)
             if n > limit_r:
                 self.oversize.append(record)
-                continue
-            if pack and batch and len(batch[-1]) + n <= pack and size + n <= limit_b:
-                # Packing: the event joins the last record (events end in a newline,
-                # so the concatenation delivers to S3 exactly as separate records would).
-                batch[-1] += record
-                size += n
                 continue
             if size + n > limit_b or len(batch) >= limit_n:
                 full.append(batch)
@@ -106,7 +101,7 @@ class Batcher:
                 fresh = True
             batch.append(record)
             size += n
-        if len(batch) >= limit_n and not pack:
+        if len(batch) >= limit_n:
             full.append(batch)
             batch = []
             size = 0
@@ -114,10 +109,12 @@ class Batcher:
         return full
 
     def _extend_packed(self, records: Sequence[bytes], now: float, pack: int) -> list[list[bytes]]:
-        """:meth:`extend` when packing: a run of events per record, found by bisection.
+        """:meth:`extend` when packing: each event joins the last record while it fits.
 
-        The same records as adding the events one by one (each joins the last record
-        while it fits), with Python work per record instead of per event.
+        Events end in a newline, so the concatenation delivers to S3 exactly as separate
+        records would. The run of events that fits is found by bisection over their
+        cumulative sizes: Python work per record, not per event. A batch stays open
+        while it holds ``max_records`` records, since its last record may still grow.
         """
         lens = list(map(len, records))
         limit_r = self.max_record_bytes
@@ -137,9 +134,7 @@ class Batcher:
         bisect = bisect_right
         join = b"".join
         if not isinstance(batch, PackedBatch):
-            batch = PackedBatch()
-            batch.extend(self._records)  # left by the per-event path, if any
-            batch.events = sum(r.count(b"\n") for r in batch)
+            batch = PackedBatch()  # the batcher was empty
         if batch and n:
             # Top up the open record first: the events that fit in it and in the batch.
             j = bisect(ends, min(pack - len(batch[-1]), base + limit_b), 0) - 1

@@ -27,11 +27,13 @@ def format_event_ts(ts: npt.NDArray[np.float64]) -> list[bytes]:
     """``b"%.3f" % t`` for each epoch-seconds ``t`` (whole milliseconds), computed as a column.
 
     Formatting a float costs more than the rest of an event's template; digits taken
-    from integer milliseconds cost a fifth of that. Equal to ``%.3f`` for every ``t``
-    that is a whole number of milliseconds, which is how the generator stamps events.
+    from integer milliseconds cost a fifth of that. They equal ``%.3f`` when every ``t``
+    is a whole number of milliseconds, as the generator stamps events; any other
+    column is formatted with ``%.3f`` itself.
     """
     ms = np.rint(ts * 1000.0).astype(np.int64)
-    if not len(ms) or ms.min() < _TEN_DIGITS_MS[0] or ms.max() >= _TEN_DIGITS_MS[1]:
+    whole_ms = np.array_equal(ms / 1000.0, ts)
+    if not len(ms) or not whole_ms or ms.min() < _TEN_DIGITS_MS[0] or ms.max() >= _TEN_DIGITS_MS[1]:
         return [b"%.3f" % t for t in ts.tolist()]
     out = np.empty((len(ms), 14), dtype=np.uint8)
     out[:, 10] = ord(".")

@@ -62,26 +62,65 @@ def test_packed_records_that_fail_are_dead_lettered_event_by_event(small_world: 
     assert sum(r.count(b"\n") for r in inner.records) == summary.accepted
 
 
-def test_packing_by_runs_equals_packing_event_by_event() -> None:
-    """The bisecting path (lists) and the per-event path (any iterable) cut the same records."""
+class OneByOne:
+    """Packing as the rule says it, one event at a time: the oracle for Batcher."""
+
+    def __init__(self, *, pack: int, max_records: int, max_bytes: int, max_record_bytes: int) -> None:
+        self.pack, self.limit_n, self.limit_b = pack, max_records, max_bytes
+        self.limit_r = min(max_record_bytes, max_bytes)
+        self.pack = min(pack, self.limit_r)
+        self.batch: list[bytes] = []
+        self.size = 0
+        self.since: float | None = None
+        self.oversize: list[bytes] = []
+
+    def extend(self, events: list[bytes], now: float) -> list[list[bytes]]:
+        full = []
+        for e in events:
+            n = len(e)
+            if n > self.limit_r:
+                self.oversize.append(e)
+            elif self.batch and len(self.batch[-1]) + n <= self.pack and self.size + n <= self.limit_b:
+                self.batch[-1] += e  # joins the last record
+                self.size += n
+            else:
+                if self.size + n > self.limit_b or len(self.batch) >= self.limit_n:
+                    full.append(self.batch)
+                    self.batch, self.size, self.since = [], 0, None
+                self.batch.append(e)
+                self.size += n
+                if self.since is None:
+                    self.since = now
+        return full
+
+
+def test_packing_by_runs_cuts_the_records_of_packing_one_event_at_a_time() -> None:
     rng = random.Random(8)
-    for case in range(300):
+    for case in range(400):
         pack = rng.choice([64, 300, 1000, 5120])
         limits = {
             "max_records": rng.choice([1, 3, 500]),
             "max_bytes": rng.choice([200, 2000, 50_000]),
             "max_record_bytes": rng.choice([150, 1500, 10_000]),
         }
-        fast, slow = Batcher(pack_bytes=pack, **limits), Batcher(pack_bytes=pack, **limits)
+        batcher, oracle = Batcher(pack_bytes=pack, **limits), OneByOne(pack=pack, **limits)
         got: list[list[bytes]] = []
         want: list[list[bytes]] = []
         for call in range(rng.randint(1, 6)):
             events = [b"x" * rng.randint(1, 400) + b"\n" for _ in range(rng.randint(0, 60))]
-            got += fast.extend(events, now=float(call))
-            want += slow.extend(iter(events), now=float(call))
-            assert len(fast) == len(slow) and fast.expired(call + 1.0) == slow.expired(call + 1.0), case
-        got.append(fast.drain())
-        want.append(slow.drain())
+            # Any iterable: a list, a tuple, a generator.
+            given = rng.choice([list, tuple, iter])(events)
+            got += batcher.extend(given, now=float(call))
+            want += oracle.extend(events, now=float(call))
+            assert len(batcher) == len(oracle.batch), case
+            assert batcher.expired(call + 1.0) == (
+                oracle.since is not None and call + 1.0 - oracle.since >= 1.0
+            )
+        got.append(batcher.drain())
+        want.append(oracle.batch)
         assert got == want, case
-        assert fast.take_oversize() == slow.take_oversize(), case
-        assert all(b.events == sum(r.count(b"\n") for r in b) for b in got if isinstance(b, PackedBatch))
+        assert batcher.take_oversize() == oracle.oversize, case
+        assert all(
+            isinstance(b, PackedBatch) and b.events == sum(r.count(b"\n") for r in b) for b in got[:-1]
+        )
+        assert all(sum(map(len, b)) <= min(limits["max_bytes"], 4 * 1024 * 1024) for b in got), case

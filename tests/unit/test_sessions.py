@@ -197,6 +197,9 @@ def test_event_ts_columns_format_exactly_as_percent_3f() -> None:
     ts = ms / 1000.0
     assert format_event_ts(ts) == [b"%.3f" % t for t in ts.tolist()]
     assert format_event_ts(ts[:0]) == []
+    # Not whole milliseconds (a hand-built block): still exactly %.3f, halves included.
+    odd = np.array([1_700_553_753.5845, 1_788_436_800.0005, 1_788_436_800.0015, 1_788_436_800.25])
+    assert format_event_ts(odd) == [b"%.3f" % t for t in odd.tolist()]
 
 
 def test_ids_are_rfc_4122_version_4_text_of_the_keyed_hash() -> None:
