@@ -361,8 +361,8 @@ def render_summary(outcomes: Sequence[Outcome], info: RunInfo) -> str:
         "moto has no target: it is the test suite's endpoint, not the benchmarks'." + cost + " The "
         "shipping benchmarks send to `bench/ship.py`'s discard endpoint instead.",
         "",
-        "The figures after this section, and the sections below, are from an earlier run, "
-        "checked and discussed by hand.",
+        "The sections below explain each figure, with the figures of a run checked by hand "
+        "(named there), which may be older than this summary.",
     ]
     return "\n".join(lines) + "\n"
 
