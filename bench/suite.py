@@ -6,7 +6,7 @@ this run and rewrites the part of docs/performance.md between ``<!-- bench:start
 and ``<!-- bench:end -->``. A script that fails, or writes no results, is shown as such;
 results left by an earlier run are never used.
 
-    .venv/bin/python bench/suite.py                    # ~7 min, writes docs/performance.md
+    .venv/bin/python bench/suite.py                    # ~8 min, writes docs/performance.md
     .venv/bin/python bench/suite.py --quick            # ~1 min, prints the summary only
     .venv/bin/python bench/suite.py --quick --write    # the same, and writes it
 """
