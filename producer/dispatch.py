@@ -16,7 +16,7 @@ from producer.errors import SinkError
 from producer.sinks.base import BatchResult, Sink
 from producer.stats import RunStats
 
-__all__ = ["CaptureLike", "Dispatcher", "ManifestLike"]
+__all__ = ["CaptureLike", "Dispatcher", "ManifestLike", "close_sink", "settle"]
 
 
 class ManifestLike(Protocol):
@@ -193,3 +193,20 @@ class Dispatcher:
                     event, code="NotSent", message=f"run stopped before sending: {reason}", attempts=0
                 )
                 self.stats.dead_lettered += 1
+
+
+async def close_sink(sink: Sink, stats: RunStats) -> str | None:
+    """Close the sink; what its buffer loses at close is no longer delivered. The error, if any."""
+    try:
+        await sink.aclose()
+    except SinkError as exc:
+        stats.delivered -= exc.lost
+        stats.failed += exc.lost
+        return str(exc)
+    return None
+
+
+def settle(stats: RunStats) -> None:
+    """Count as failed anything generated and still unaccounted for (lost with a failed sink)."""
+    unsent = stats.generated - stats.delivered - stats.dead_lettered - stats.failed
+    stats.failed += max(0, unsent)

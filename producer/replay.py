@@ -18,7 +18,7 @@ from pathlib import Path
 from producer.clock import Clock, SystemClock
 from producer.config import Settings
 from producer.deadletter import DeadLetterFile
-from producer.dispatch import Dispatcher
+from producer.dispatch import Dispatcher, close_sink, settle
 from producer.errors import SinkError
 from producer.runner import EventClock, Observer
 from producer.sinks.base import Sink
@@ -101,16 +101,11 @@ async def replay(
         error = str(exc)
         stopped_by = "error"
     finally:
-        try:
-            await the_sink.aclose()
-        except SinkError as exc:
-            stats.delivered -= exc.lost
-            stats.failed += exc.lost
-            if error is None:
-                error, stopped_by = str(exc), "error"
+        close_error = await close_sink(the_sink, stats)
+        if close_error is not None and error is None:
+            error, stopped_by = close_error, "error"
         dead.close()
-    unsent = stats.generated - stats.delivered - stats.dead_lettered - stats.failed
-    stats.failed += max(0, unsent)
+    settle(stats)
     elapsed = clock.monotonic() - started
     stats.elapsed_s = elapsed
     if observer is not None:

@@ -20,7 +20,7 @@ from producer.clock import Clock, SystemClock
 from producer.config import Settings
 from producer.datafaults import DataFaultInjector
 from producer.deadletter import DeadLetterFile
-from producer.dispatch import CaptureLike, Dispatcher, ManifestLike
+from producer.dispatch import CaptureLike, Dispatcher, ManifestLike, close_sink, settle
 from producer.encode import encode_block
 from producer.errors import SinkError
 from producer.pacing import Pacer
@@ -221,23 +221,16 @@ async def run(
         error = str(exc)
         stopped_by = "error"
     finally:
-        try:
-            await the_sink.aclose()
-        except SinkError as exc:
-            stats.delivered -= exc.lost
-            stats.failed += exc.lost
-            if error is None:
-                error = str(exc)
-                stopped_by = "error"
+        close_error = await close_sink(the_sink, stats)
+        if close_error is not None and error is None:
+            error, stopped_by = close_error, "error"
         dead.close()
         if manifest is not None:
             manifest.close()
         if capture is not None:
             capture.close()
 
-    # Anything generated and still unaccounted for was lost with a failed sink.
-    unsent = stats.generated - stats.delivered - stats.dead_lettered - stats.failed
-    stats.failed += max(0, unsent)
+    settle(stats)
     elapsed = clock.monotonic() - started
     if generator is not None and pacer is not None:
         _refresh(stats, generator, pacer, emitted, elapsed)
