@@ -17,6 +17,7 @@ _HEX2 = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype=np.uint16
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
+_LOW_KEY = np.uint64(0xD1B54A32D192ED03)
 # The 8-4-4-4-12 groups: (first text column, first hex digit, digits).
 _GROUPS = ((0, 0, 8), (9, 8, 4), (14, 12, 4), (19, 16, 4), (24, 20, 12))
 
@@ -36,7 +37,11 @@ def uuid_bytes(key: int, counters: npt.NDArray[np.int64]) -> list[bytes]:
     k = np.uint64(key & 0xFFFFFFFFFFFFFFFF)
     with np.errstate(over="ignore"):
         hi = _splitmix(counters.astype(np.uint64) ^ k)
-        lo = _splitmix(hi ^ _splitmix(np.full(1, k, dtype=np.uint64)))
+        # The low word mixes in a second key derived from ``key``: keyed with ``key``
+        # itself, counter 0 gave hi == splitmix(key) and a low word of splitmix(0) for
+        # every seed.
+        k2 = _splitmix(np.full(1, k ^ _LOW_KEY, dtype=np.uint64))
+        lo = _splitmix(hi ^ k2)
     # Version 4 in bits 12-15 of the time_hi field; RFC 4122 variant in the clock_seq.
     hi = (hi & np.uint64(0xFFFFFFFFFFFF0FFF)) | np.uint64(0x4000)
     lo = (lo & np.uint64(0x3FFFFFFFFFFFFFFF)) | np.uint64(0x8000000000000000)

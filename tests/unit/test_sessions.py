@@ -205,14 +205,14 @@ def test_event_ts_columns_format_exactly_as_percent_3f() -> None:
 def test_ids_are_rfc_4122_version_4_text_of_the_keyed_hash() -> None:
     import uuid
 
-    from producer.ids import _splitmix, uuid_bytes
+    from producer.ids import _LOW_KEY, _splitmix, uuid_bytes
 
     counters = np.arange(5_000, 9_000, dtype=np.int64)
     key = 0xDEADBEEF12345678
     texts = uuid_bytes(key, counters)
     with np.errstate(over="ignore"):
         hi = _splitmix(counters.astype(np.uint64) ^ np.uint64(key))
-        lo = _splitmix(hi ^ _splitmix(np.full(1, key, dtype=np.uint64)))
+        lo = _splitmix(hi ^ _splitmix(np.full(1, np.uint64(key) ^ _LOW_KEY, dtype=np.uint64)))
     for text, h, lw in zip(texts, hi.tolist(), lo.tolist(), strict=True):
         u = uuid.UUID(text.decode())
         assert str(u).encode() == text and u.version == 4 and u.variant == uuid.RFC_4122
