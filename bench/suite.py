@@ -257,8 +257,8 @@ FIGURES: tuple[Figure, ...] = (
 )
 
 
-def _row(figure: Figure, outcome: Outcome | None) -> tuple[str, str]:
-    """The value and met cells of one figure."""
+def _row(figure: Figure, outcome: Outcome | None, *, quick: bool = False) -> tuple[str, str]:
+    """The value and met cells of one figure (no verdict on a quick run: its sizes are not the targets')."""
     target_missing = "—" if figure.target else ""
     if outcome is None:
         return "**not run**", target_missing
@@ -269,7 +269,9 @@ def _row(figure: Figure, outcome: Outcome | None) -> tuple[str, str]:
         value = float(figure.value(outcome.figures))
     except (KeyError, StopIteration, TypeError, ZeroDivisionError):
         return "**not in the results**", target_missing
-    return figure.show(value), figure.target.met(value) if figure.target else ""
+    if figure.target is None:
+        return figure.show(value), ""
+    return figure.show(value), "n/a (quick)" if quick else figure.target.met(value)
 
 
 def _when(info: RunInfo) -> str:
@@ -344,7 +346,7 @@ def render_summary(outcomes: Sequence[Outcome], info: RunInfo) -> str:
         "|---|---|---:|---:|---|",
     ]
     for figure in FIGURES:
-        value, met = _row(figure, by_script.get(figure.script))
+        value, met = _row(figure, by_script.get(figure.script), quick=info.quick)
         target = figure.target.text if figure.target else ""
         lines.append(f"| `{figure.script}` | {figure.label} | {value} | {target} | {met} |")
     ceiling = by_script.get("moto_ceiling.py")

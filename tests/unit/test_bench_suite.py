@@ -157,6 +157,14 @@ def test_a_quick_run_says_so() -> None:
     assert "**Quick run**" not in suite.render_summary(outcomes(), info())
 
 
+def test_a_quick_run_gives_no_verdict_on_the_targets() -> None:
+    full = suite.render_summary(outcomes(), info())
+    quick = suite.render_summary(outcomes(), info(quick=True))
+    assert "| yes |" in full or "| **no**" in full
+    assert "| yes |" not in quick and "**no**" not in quick
+    assert "| n/a (quick) |" in quick
+
+
 def test_replacing_between_markers_leaves_the_rest_of_the_document_byte_identical() -> None:
     head = "# Performance\r\n\nIntro paragraph, hand-written.\n\n"
     tail = "\n\n**Measured** by hand: 838,000 | 15.6×\n## Reproduce\n\tmake bench\n"
