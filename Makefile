@@ -27,6 +27,12 @@ demo: $(STAMP)
 	$(BIN)/netflix-producer query rows-per-date --processed $(LAKE)/processed
 	$(BIN)/netflix-producer query event-type-distribution --processed $(LAKE)/processed
 	$(BIN)/netflix-producer query top-titles --processed $(LAKE)/processed
+	@echo
+	@echo "Next: . $(VENV)/bin/activate   (puts netflix-producer and locust on your PATH), then try"
+	@echo "  netflix-producer run --help"
+	@echo "  netflix-producer query                                    # the queries you can run on $(LAKE)/processed"
+	@echo "  netflix-producer run --rate 500/s --shape ramp:100/s..2k/s:5m  # realtime, Ctrl-C to stop"
+	@echo "  netflix-producer scenarios list                           # reproducible failure cases"
 
 ## pipeline: a faulty scenario end to end: produce, ETL with the data-quality report, queries
 pipeline: $(STAMP)
