@@ -63,8 +63,8 @@ class Key:
     ``minimum``/``maximum`` bound a number, a count, a size (in bytes) or the entries of
     a list; a duration with ``minimum=0`` may be zero (others must be greater).
     ``limit`` says why the bounds are what they are. ``required`` keys must be present
-    whenever their mapping is. ``names`` are the only names a ``weights`` mapping takes,
-    ``noun`` what each one is. The checks and the JSON Schema are both read from here.
+    whenever their mapping is. ``names`` are the only names a ``weights`` mapping takes
+    (``noun``: what each one is), or the only values of a ``string``. The checks and the JSON Schema are both read from here.
     """
 
     kind: str
@@ -167,7 +167,7 @@ SCHEMA: dict[str, Any] = {
         ),
     },
     "sink": {
-        "type": Key("choice:" + "|".join(SINKS), "lake, firehose, kinesis, s3, stdout, file, null.", "lake"),
+        "type": Key("string", "lake, firehose, kinesis, s3, stdout, file, null.", "lake", names=SINKS),
         "lake_dir": Key("string", "Root of the local lake.", "./lake"),
         "stream": Key("string", "Firehose or Kinesis stream name.", "netflix-events"),
         "prefix": Key("string", "S3 prefix with Firehose timestamp expressions."),
@@ -378,11 +378,13 @@ def _check_leaf(path: str, key: Key, value: Any, problems: list[_Problem]) -> An
         if kind == "string":
             if not isinstance(value, str) or not value:
                 raise _fail(path, "must be a non-empty string", value)
+            if key.names and value not in key.names and path not in _SETTING_OF:
+                raise _fail(path, "must be one of " + ", ".join(key.names), value)
             return value
         if kind.startswith("choice:"):
             options = kind.split(":", 1)[1].split("|")
             if value not in options:
-                raise _Problem(path, f"{_text(value)!r}: expected one of " + ", ".join(options))
+                raise _fail(path, "must be one of " + ", ".join(options), value)
             return value
         if kind == "rate":
             rate = parse_rate(_text(value), option=path)
@@ -893,7 +895,7 @@ def _leaf_schema(key: Key) -> dict[str, Any]:
     if kind == "bool":
         return {"type": "boolean"}
     if kind == "string":
-        return {"type": "string", "minLength": 1}
+        return {"enum": list(key.names)} if key.names else {"type": "string", "minLength": 1}
     if kind.startswith("choice:"):
         return {"enum": kind.split(":", 1)[1].split("|")}
     if kind == "rate":

@@ -86,8 +86,8 @@ SEVERAL = ROOT / "tests" / "fixtures" / "scenarios" / "several" / "several-probl
 SEVERAL_LINES = [
     "rate: repeated key on line 11 (first on line 3); a key may appear once (got '1k/s' again)",
     "count: must not be negative (got -5)",
-    "sink.type: 'kafka': expected one of lake, stdout, file, null, firehose, kinesis, s3",
     "data_faults.duplicates.rate: must be within [0, 1] (got 1.5)",
+    "sink.type: 'kafka': expected one of lake, stdout, file, null, firehose, kinesis, s3",
     "sink.batch_records: '1000': PutRecordBatch takes at most 500 records",
 ]
 
