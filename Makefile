@@ -105,6 +105,11 @@ lint-infra: $(STAMP) $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --directory infra/cloudformation --framework cloudformation \
 		--skip-download --compact --quiet
 
+## scenario-schema: rewrite scenarios/scenario.schema.json from producer/scenario.py (a test checks it)
+.PHONY: scenario-schema
+scenario-schema: $(STAMP)
+	$(BIN)/netflix-producer scenarios schema > scenarios/scenario.schema.json
+
 ## sync-queries: rewrite infra/cloudformation/named_queries.yaml from queries/*.sql
 sync-queries: $(STAMP)
 	$(BIN)/python infra/sync_named_queries.py

@@ -62,7 +62,9 @@ class _UserError(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"netflix-producer: error: {self.message}", err=True)
+        # A scenario with several problems gives one line each.
+        for line in self.message.splitlines() or [""]:
+            click.echo(f"netflix-producer: error: {line}", err=True)
 
 
 class _Cli(click.Group):
@@ -218,12 +220,25 @@ def scenarios_validate(paths: tuple[str, ...]) -> None:
         try:
             sc = load_scenario(find_scenario(name))
         except ProducerError as exc:
-            click.echo(f"invalid: {exc}", err=True)
+            for line in str(exc).splitlines():
+                click.echo(f"invalid: {line}", err=True)
             bad += 1
         else:
             click.echo(f"ok: {sc.path} ({sc.name})")
     if bad:
         raise SystemExit(1)
+
+
+@scenarios_group.command("schema")
+def scenarios_schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of scenario files, for editors and CI.
+
+    Generated from the schema the validator reads; the shipped copy is
+    scenarios/scenario.schema.json (make scenario-schema rewrites it).
+    """
+    from producer.scenario import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
 
 
 @cli.group("world")

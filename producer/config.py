@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ __all__ = [
     "ENV_PREFIX",
     "SETTINGS",
     "SINKS",
+    "SIZE_UNITS",
     "TRANSPORTS",
     "Setting",
     "Settings",
@@ -233,19 +236,30 @@ def _parse_int(text: str, option: str, *, minimum: int = 0) -> int:
     return value
 
 
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
+#: Size units, case-insensitive: decimal ``KB``/``MB``/``GB`` (1000) and binary
+#: ``KiB``/``MiB``/``GiB`` (1024), as AWS writes them; no unit (or ``B``) is bytes.
+SIZE_UNITS: dict[str, int] = {
+    "": 1, "b": 1,
+    "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3,
+}  # fmt: skip
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 
 def parse_size(text: str, option: str) -> int:
-    t = text.strip().lower()
-    num = t.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = t[len(num) :].strip()
-    try:
-        value = float(num) * _SIZE_UNITS[unit]
-    except (ValueError, KeyError):
-        msg = f"invalid {option} {text!r}: expected a size such as 5MiB or 128MiB"
-        raise ConfigError(msg) from None
-    return int(value)
+    """Parse a size in bytes: ``1048576``, ``5KB`` (5,000), ``5KiB`` (5,120), ``1.5MiB``, ``1GiB``.
+
+    A fraction of a byte is dropped; a negative size is refused.
+    """
+    m = _SIZE_RE.match(text)
+    unit = m.group(2).lower() if m is not None else ""
+    if m is None or unit not in SIZE_UNITS:
+        why = "a size must not be negative" if text.strip().startswith("-") else (
+            "expected a size such as 5000, 5KB, 5KiB, 5MiB or 1GiB")  # fmt: skip
+        msg = f"invalid {option} {text!r}: {why}"
+        raise ConfigError(msg)
+    # Decimal, so that 1.1KB is exactly 1,100 bytes.
+    return int(Decimal(m.group(1)) * SIZE_UNITS[unit])
 
 
 def parse_speed(text: str, option: str) -> float | None:

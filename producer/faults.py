@@ -22,8 +22,9 @@ from producer.errors import ConfigError
 
 __all__ = ["FaultPlan", "FaultySyncTransport", "FaultyTransport", "Quota", "TransportFaults", "parse_quota"]
 
-_QUOTA_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(rec|records|b|kb|kib|mb|mib)\s*/\s*s\s*$", re.IGNORECASE)
-_QUOTA_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
+_QUOTA_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(rec|records|b|[kmg]i?b)\s*/\s*s\s*$", re.IGNORECASE)
+# The units of every size (config.SIZE_UNITS; a test keeps them equal).
+_QUOTA_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,7 +36,7 @@ class Quota:
 
 
 def parse_quota(text: str, *, option: str = "--quota") -> Quota:
-    """Parse ``1MiB/s``, ``5MiB/s``, ``1000rec/s``."""
+    """Parse ``1MiB/s``, ``5MB/s``, ``1GiB/s``, ``1000rec/s`` (units as in ``config.parse_size``)."""
     m = _QUOTA_RE.match(text)
     if m is None or float(m.group(1)) <= 0:
         msg = f"invalid {option} {text!r}: expected e.g. 1MiB/s, 5MiB/s or 1000rec/s"

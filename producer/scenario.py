@@ -14,28 +14,34 @@ import dataclasses
 import difflib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from producer.config import Settings, parse_size, parse_timestamp, resolve
+import yaml
+
+from producer.config import SINKS, SIZE_UNITS, Settings, parse_size, parse_timestamp, resolve
 from producer.datafaults import DataFaults, Fault, SchemaDrift
 from producer.errors import ConfigError
 from producer.faults import parse_quota
 from producer.geo import COUNTRIES
-from producer.rate import parse_duration, parse_rate, parse_shape
+from producer.rate import _DURATION_UNITS, _MULTIPLIER, _UNIT_SECONDS, parse_duration, parse_rate, parse_shape
 from producer.schema import DEVICE_TYPES, EVENT_TYPES
 from producer.sessions import SessionParams
 from producer.world import WorldConfig
 
 __all__ = [
     "SCHEMA",
+    "SCHEMA_FILE",
     "SHIPPED_DIR",
     "Key",
     "Scenario",
+    "ScenarioError",
     "find_scenario",
+    "json_schema",
     "load_scenario",
     "resolve_run",
     "scenario_reference",
@@ -52,15 +58,28 @@ SHIPPED_DIR = next(
 
 @dataclass(frozen=True, slots=True)
 class Key:
-    """One leaf of the schema: its kind, default (as shown in the docs) and meaning."""
+    """One leaf of the schema: its kind, default (as shown in the docs), meaning and bounds.
+
+    ``minimum``/``maximum`` bound a number, a count, a size (in bytes) or the entries of
+    a list; a duration with ``minimum=0`` may be zero (others must be greater).
+    ``limit`` says why the bounds are what they are. ``required`` keys must be present
+    whenever their mapping is. ``names`` are the only names a ``weights`` mapping takes
+    (``noun``: what each one is), or the only values of a ``string``. The checks and the JSON Schema are both read from here.
+    """
 
     kind: str
     help: str
     default: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    limit: str = ""
+    required: bool = False
+    names: tuple[str, ...] = ()
+    noun: str = ""
 
 
 # Kinds: int, number, fraction (0..1), string, rate, duration, timestamp, speed, bool,
-# size, quota, choice:<a|b>, weights (mapping name -> weight), list (of numbers),
+# size, quota, choice:<a|b>, weights (mapping name -> weight), list (of probabilities),
 # mapping, strings (list of names), pair (two numbers), transitions.
 SCHEMA: dict[str, Any] = {
     "name": Key("string", "A short name (defaults to the file name)."),
@@ -71,31 +90,39 @@ SCHEMA: dict[str, Any] = {
         "string", "constant, daily, ramp:<from>..<to>:<over>, steps:<r>,<r>,...:<each>.", "constant"
     ),
     "duration": Key("duration", "Stop after this much schedule time."),
-    "count": Key("int", "Stop after this many events."),
+    "count": Key("int", "Stop after this many events.", minimum=1),
     "clock": {
         "start": Key("timestamp", "Simulated clock: start of the window (ISO-8601, UTC)."),
         "end": Key("timestamp", "Simulated clock: end of the window (exclusive)."),
         "speed": Key("speed", "max, or a factor such as 10x.", "max"),
     },
     "population": {
-        "accounts": Key("int", "Accounts (1-5 profiles each).", "250000"),
+        "accounts": Key("int", "Accounts (1-5 profiles each).", "250000", minimum=1),
         "profiles_per_account": Key(
-            "list", "Probabilities of 1..5 profiles; must sum to 1.", "[0.35, 0.30, 0.16, 0.11, 0.08]"
+            "list",
+            "Probabilities of 1..5 profiles; must sum to 1.",
+            "[0.35, 0.30, 0.16, 0.11, 0.08]",
+            maximum=5,
+            limit="at most 5 profiles per account",
         ),
         "country_weights": Key(
             "weights",
             "Country code -> weight (known codes: see docs/data_model.md).",
             "Netflix's regional mix",
+            names=tuple(c.code for c in COUNTRIES),
+            noun="country",
         ),
         "device_weights": Key(
             "weights",
             "tv, console, web, mobile, tablet -> weight.",
             "tv 0.58, console 0.07, web 0.15, mobile 0.13, tablet 0.07",
+            names=DEVICE_TYPES,
+            noun="device",
         ),
         "app_versions": Key("weights", "App version -> install share."),
     },
     "catalog": {
-        "titles": Key("int", "Films plus series seasons.", "16000"),
+        "titles": Key("int", "Films plus series seasons.", "16000", minimum=2),
         "popularity": Key("choice:lognormal|zipf", "Popularity law.", "lognormal"),
         "popularity_sigma": Key("number", "Lognormal sigma of title weights.", "1.7"),
         "zipf_exponent": Key("number", "Zipf exponent (popularity: zipf).", "0.85"),
@@ -104,7 +131,11 @@ SCHEMA: dict[str, Any] = {
     },
     "sessions": {
         "pause_rate_per_h": Key(
-            "weights", "Pauses per viewing hour, by device.", "tv/console 0.8, others 1.5"
+            "weights",
+            "Pauses per viewing hour, by device.",
+            "tv/console 0.8, others 1.5",
+            names=DEVICE_TYPES,
+            noun="device",
         ),
         "pause_median_s": Key("number", "Pause length: lognormal median (s).", "90"),
         "pause_sigma": Key("number", "Pause length: lognormal sigma.", "1.3"),
@@ -123,7 +154,7 @@ SCHEMA: dict[str, Any] = {
         "quick_abandon_share": Key("fraction", "Of the rest, share abandoned within minutes.", "0.35"),
         "quick_abandon_mean_s": Key("number", "Mean watch time of a quick abandon (s).", "100"),
         "resume_share": Key("fraction", "Plays starting from a resume point.", "0.3"),
-        "max_episodes_per_sitting": Key("int", "Most episodes in a row.", "8"),
+        "max_episodes_per_sitting": Key("int", "Most episodes in a row.", "8", minimum=1),
         "browse_s": Key("pair", "Browsing before a sitting's first play, [min, max] s.", "[20, 90]"),
         "autoplay_gap_s": Key("pair", "Autoplay countdown, [min, max] s.", "[5, 15]"),
         "warm_start": Key("bool", "Start with sittings already in progress.", "true"),
@@ -136,12 +167,26 @@ SCHEMA: dict[str, Any] = {
         ),
     },
     "sink": {
-        "type": Key("string", "lake, firehose, kinesis, s3, stdout, file, null.", "lake"),
+        "type": Key("string", "lake, firehose, kinesis, s3, stdout, file, null.", "lake", names=SINKS),
         "lake_dir": Key("string", "Root of the local lake.", "./lake"),
         "stream": Key("string", "Firehose or Kinesis stream name.", "netflix-events"),
         "prefix": Key("string", "S3 prefix with Firehose timestamp expressions."),
-        "buffer_size": Key("size", "Lake/S3 buffering size hint.", "5MiB"),
-        "buffer_interval": Key("duration", "Lake/S3 buffering interval hint.", "300s"),
+        "buffer_size": Key(
+            "size",
+            "Lake/S3 buffering size hint.",
+            "5MiB",
+            minimum=1024**2,
+            maximum=128 * 1024**2,
+            limit="Firehose buffering size is 1 MiB to 128 MiB",
+        ),
+        "buffer_interval": Key(
+            "duration",
+            "Lake/S3 buffering interval hint.",
+            "300s",
+            minimum=0,
+            maximum=900,
+            limit="Firehose buffering interval is 0 to 900 seconds",
+        ),
         "gzip": Key("bool", "GZIP objects (lake, s3) or the file.", "false"),
         "out": Key("string", "File sink output path."),
         "bucket": Key("string", "S3 sink bucket (s3://bucket/prefix)."),
@@ -154,23 +199,37 @@ SCHEMA: dict[str, Any] = {
             "fast",
         ),
         "partition_key": Key("choice:user_id|session_id|random", "Kinesis partition key.", "user_id"),
-        "max_in_flight": Key("int", "Calls in flight.", "4"),
-        "max_attempts": Key("int", "Attempts per record.", "8"),
-        "linger": Key("duration", "Longest wait before a partial batch is sent.", "1s"),
-        "batch_records": Key("int", "Records per batch (at most 500).", "500"),
+        "max_in_flight": Key("int", "Calls in flight.", "4", minimum=1, maximum=64),
+        "max_attempts": Key("int", "Attempts per record.", "8", minimum=1, maximum=50),
+        "linger": Key("duration", "Longest wait before a partial batch is sent.", "1s", minimum=0),
+        "batch_records": Key(
+            "int",
+            "Records per batch (at most 500).",
+            "500",
+            minimum=1,
+            maximum=500,
+            limit="PutRecordBatch takes at most 500 records",
+        ),
         "dead_letter": Key("string", "Dead-letter file.", "dead-letters.ndjson"),
         "manifest": Key("string", "Manifest of accepted event ids, for verify."),
         "capture": Key("string", "Capture of every record as sent, for replay."),
     },
     "data_faults": {
         name: {
-            "rate": Key("fraction", "Share of events hit."),
+            "rate": Key(
+                "fraction",
+                "Share of events hit."
+                + (" Required." if name != "schema_drift" else " Default: 1 (every event in the window)."),
+                required=name != "schema_drift",
+            ),
             "start": Key("timestamp", "Only events at or after this event_ts."),
             "end": Key("timestamp", "Only events before this event_ts."),
             **extra,
         }
         for name, extra in {
-            "duplicates": {"delay": Key("duration", "Send the copy this much later (0: at once).", "0s")},
+            "duplicates": {
+                "delay": Key("duration", "Send the copy this much later (0: at once).", "0s", minimum=0)
+            },
             "late": {
                 "min_delay": Key("duration", "Shortest delay (log-uniform).", "5m"),
                 "max_delay": Key("duration", "Longest delay.", "1d"),
@@ -185,7 +244,17 @@ SCHEMA: dict[str, Any] = {
                 "add_fields": Key("mapping", "Fields added with these values."),
                 "drop_fields": Key("strings", "Fields removed."),
             },
-            "oversize": {"size": Key("size", "Size of the padded record.", "1100KiB")},
+            "oversize": {
+                "size": Key(
+                    "size",
+                    "Size of the padded record.",
+                    "1100KiB",
+                    minimum=1_024_001,
+                    maximum=16 * 1024**2,
+                    limit="an oversize record is over Firehose's 1,000 KiB (1,024,000 bytes) limit, "
+                    "and at most 16 MiB",
+                )
+            },
         }.items()
     },
     "transport_faults": {
@@ -225,6 +294,15 @@ class Scenario:
     data_faults: DataFaults
 
 
+class ScenarioError(ConfigError):
+    """A scenario file with problems: one line per problem, each naming the file, the
+    key path and the value (``problems``; the message is those lines)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = tuple(problems)
+
+
 class _Problem(Exception):
     def __init__(self, path: str, message: str) -> None:
         super().__init__(message)
@@ -252,8 +330,28 @@ def _number(path: str, value: Any) -> float:
     return float(value)
 
 
-def _check_leaf(path: str, key: Key, value: Any) -> Any:
-    """Check one value against its kind; return it normalised."""
+def _bounds(path: str, key: Key, measured: float, value: Any, unit: str = "") -> None:
+    """Check ``key``'s bounds, unless ``path`` is a run setting: those are checked by
+    :func:`resolve`, with the same bounds (a test keeps them equal), as for a flag."""
+    if path in _SETTING_OF:
+        return
+    why = f": {key.limit}" if key.limit else ""
+    if key.minimum is not None and measured < key.minimum:
+        raise _fail(path, f"must be at least {_figure(key.minimum)}{unit}{why}", value)
+    if key.maximum is not None and measured > key.maximum:
+        raise _fail(path, f"must be at most {_figure(key.maximum)}{unit}{why}", value)
+
+
+def _figure(x: float) -> str:
+    return f"{int(x):,}" if x == int(x) else f"{x:g}"
+
+
+def _check_leaf(path: str, key: Key, value: Any, problems: list[_Problem]) -> Any:
+    """Check one value against its kind and bounds; return it normalised.
+
+    A problem of the whole value is raised; the kinds made of entries (weights, lists,
+    transitions) add one problem per bad entry to ``problems`` and return None.
+    """
     kind = key.kind
     try:
         if kind == "int":
@@ -261,6 +359,7 @@ def _check_leaf(path: str, key: Key, value: Any) -> Any:
                 raise _fail(path, "must be a whole number", value)
             if value < 0:
                 raise _fail(path, "must not be negative", value)
+            _bounds(path, key, value, value)
             return value
         if kind == "number":
             v = _number(path, value)
@@ -279,6 +378,8 @@ def _check_leaf(path: str, key: Key, value: Any) -> Any:
         if kind == "string":
             if not isinstance(value, str) or not value:
                 raise _fail(path, "must be a non-empty string", value)
+            if key.names and value not in key.names and path not in _SETTING_OF:
+                raise _fail(path, "must be one of " + ", ".join(key.names), value)
             return value
         if kind.startswith("choice:"):
             options = kind.split(":", 1)[1].split("|")
@@ -292,8 +393,11 @@ def _check_leaf(path: str, key: Key, value: Any) -> Any:
             return _text(value)
         if kind == "duration":
             text = _text(value)
-            if text.strip() not in ("0", "0s", "0.0"):
-                parse_duration(text, option=path)
+            if text.strip() in ("0", "0s", "0.0"):
+                if key.minimum != 0 and path not in _SETTING_OF:
+                    raise _fail(path, "must be greater than zero", value)
+            else:
+                _bounds(path, key, parse_duration(text, option=path), value, " s")
             return text
         if kind == "timestamp":
             parse_timestamp(_text(value), option=path)
@@ -305,29 +409,19 @@ def _check_leaf(path: str, key: Key, value: Any) -> Any:
                     factor = float(text.removesuffix("x"))
                 except ValueError:
                     factor = -1.0
-                if not factor > 0:
+                if not (factor > 0 and math.isfinite(factor)):
                     raise _fail(path, "must be max or a factor such as 10x", value)
             return text
         if kind == "size":
-            parse_size(_text(value), path)
+            _bounds(path, key, parse_size(_text(value), path), value, " bytes")
             return _text(value)
         if kind == "quota":
             parse_quota(_text(value), option=path)
             return _text(value)
         if kind == "weights":
-            if not isinstance(value, Mapping) or not value:
-                raise _fail(path, "must be a mapping of name -> weight", value)
-            weights = {str(k): _number(f"{path}.{k}", v) for k, v in value.items()}
-            for k, v in weights.items():
-                if v < 0:
-                    raise _fail(f"{path}.{k}", "must not be negative", v)
-            if sum(weights.values()) <= 0:
-                raise _fail(path, "weights must not all be zero", value)
-            return weights
+            return _check_weights(path, key, value, problems)
         if kind == "list":
-            if not isinstance(value, list) or not value:
-                raise _fail(path, "must be a list of numbers", value)
-            return [_number(f"{path}[{i}]", v) for i, v in enumerate(value)]
+            return _check_probabilities(path, key, value, problems)
         if kind == "pair":
             if not isinstance(value, list) or len(value) != 2:
                 raise _fail(path, "must be [min, max]", value)
@@ -344,68 +438,154 @@ def _check_leaf(path: str, key: Key, value: Any) -> Any:
                 raise _fail(path, "must be a list of field names", value)
             return tuple(value)
         if kind == "transitions":
-            return _check_transitions(path, value)
+            return _check_transitions(path, value, problems)
     except ConfigError as exc:
         # A parser's own message already names the key and the value.
         raise _Problem(path, str(exc).removeprefix(f"invalid {path} ").strip()) from None
     raise AssertionError(kind)
 
 
+def _entries(problems: list[_Problem], check: Callable[[], Any]) -> Any:
+    """Run one entry's check; a problem is noted (and the entry left out), not raised."""
+    try:
+        return check()
+    except _Problem as p:
+        problems.append(p)
+        return None
+
+
+def _check_weights(path: str, key: Key, value: Any, problems: list[_Problem]) -> dict[str, float] | None:
+    if not isinstance(value, Mapping) or not value:
+        raise _fail(path, "must be a mapping of name -> weight", value)
+    before = len(problems)
+    weights: dict[str, float] = {}
+    for raw, v in value.items():
+        name, where = str(raw), f"{path}.{raw}"
+        if key.names and name not in key.names:
+            if len(key.names) <= 8:
+                extra = f"; {key.noun}s are " + ", ".join(key.names) + f" (got {name!r})"
+            else:
+                hint = difflib.get_close_matches(name, sorted(key.names), n=1)
+                extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            problems.append(_Problem(where, f"unknown {key.noun}{extra}"))
+            continue
+
+        def one(where: str = where, v: Any = v) -> float:
+            weight = _number(where, v)
+            if weight < 0:
+                raise _fail(where, "must not be negative", v)
+            return weight
+
+        weight = _entries(problems, one)
+        if weight is not None:
+            weights[name] = weight
+    if len(problems) > before:
+        return None
+    if sum(weights.values()) <= 0:
+        raise _fail(path, "weights must not all be zero", value)
+    return weights
+
+
+def _check_probabilities(path: str, key: Key, value: Any, problems: list[_Problem]) -> list[float] | None:
+    if not isinstance(value, list) or not value:
+        raise _fail(path, "must be a list of numbers", value)
+    if key.maximum is not None and len(value) > key.maximum:
+        raise _fail(path, key.limit or f"at most {key.maximum:g} entries", value)
+    before = len(problems)
+    probs = [_entries(problems, partial(_number, f"{path}[{i}]", v)) for i, v in enumerate(value)]
+    if len(problems) > before:
+        return None
+    if any(not 0 <= p <= 1 for p in probs):
+        raise _fail(path, "probabilities must be within [0, 1]", value)
+    if abs(sum(probs) - 1.0) > 1e-6:
+        raise _fail(path, f"probabilities sum to {sum(probs):g}, not 1", value)
+    return probs
+
+
 #: The transitions a scenario may set, by source state, and where "the rest" goes.
 _EDGES: dict[str, tuple[str, ...]] = {"SEEK": ("BUFFER_START",), "PLAY_STOP": ("PLAY_START",)}
 
 
-def _check_transitions(path: str, value: Any) -> dict[str, dict[str, float]]:
+def _check_transitions(path: str, value: Any, problems: list[_Problem]) -> dict[str, dict[str, float]] | None:
     if not isinstance(value, Mapping):
         raise _fail(path, "must be a mapping of state -> {next state: probability}", value)
+    before = len(problems)
     rows: dict[str, dict[str, float]] = {}
     for state, row in value.items():
+        row_problems = len(problems)
         where = f"{path}.{state}"
         if state not in EVENT_TYPES:
             hint = difflib.get_close_matches(str(state), EVENT_TYPES, n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else f"; states are {', '.join(EVENT_TYPES)}"
-            raise _fail(where, f"undefined state {state!r}{extra}", state, show=False)
+            problems.append(_fail(where, f"undefined state {state!r}{extra}", state, show=False))
+            continue
         if state not in _EDGES:
-            raise _fail(where, f"the transitions out of {state} are fixed by the model; settable: "
-                        + ", ".join(f"{k} -> {'/'.join(v)}" for k, v in _EDGES.items()), row, show=False)  # fmt: skip
+            problems.append(_fail(where, f"the transitions out of {state} are fixed by the model; settable: "
+                        + ", ".join(f"{k} -> {'/'.join(v)}" for k, v in _EDGES.items()), row, show=False))  # fmt: skip
+            continue
         if not isinstance(row, Mapping):
-            raise _fail(where, "must be a mapping of next state -> probability", row)
+            problems.append(_fail(where, "must be a mapping of next state -> probability", row))
+            continue
         total = 0.0
         for target, p in row.items():
             tpath = f"{where}.{target}"
             if target not in EVENT_TYPES:
                 hint = difflib.get_close_matches(str(target), EVENT_TYPES, n=1)
                 extra = f"; did you mean {hint[0]!r}?" if hint else ""
-                raise _fail(tpath, f"undefined state {target!r}{extra}", target, show=False)
-            if target not in _EDGES[state]:
-                raise _fail(tpath, f"no transition {state} -> {target} in the session model", p, show=False)
-            prob = _number(tpath, p)
-            if not 0.0 <= prob <= 1.0:
-                raise _fail(tpath, "probability must be within [0, 1]", p)
-            total += prob
+                problems.append(_fail(tpath, f"undefined state {target!r}{extra}", target, show=False))
+            elif target not in _EDGES[state]:
+                problems.append(
+                    _fail(tpath, f"no transition {state} -> {target} in the session model", p, show=False)
+                )
+            else:
+                prob = _entries(problems, partial(_number, tpath, p))
+                if prob is not None and not 0.0 <= prob <= 1.0:
+                    problems.append(_fail(tpath, "probability must be within [0, 1]", p))
+                elif prob is not None:
+                    total += prob
+        if len(problems) > row_problems:
+            continue
         if total > 1.0 + 1e-9:
-            raise _fail(where, f"probabilities sum to {total:g}, more than 1", dict(row), show=False)
+            problems.append(
+                _fail(where, f"probabilities sum to {total:g}, more than 1", dict(row), show=False)
+            )
+            continue
         rows[str(state)] = {str(k): float(v) for k, v in row.items()}
-    return rows
+    return None if len(problems) > before else rows
 
 
-def _walk(node: Mapping[str, Any], data: Any, prefix: str, out: dict[str, Any]) -> None:
+def _walk(
+    node: Mapping[str, Any], data: Any, prefix: str, out: dict[str, Any], problems: list[_Problem]
+) -> None:
+    """Check ``data`` against the schema ``node``: every problem is noted, none stops the walk."""
     if not isinstance(data, Mapping):
-        raise _fail(prefix or "(top level)", "must be a mapping of keys", data)
+        problems.append(_fail(prefix or "(top level)", "must be a mapping of keys", data))
+        return
     for raw_key, value in data.items():
         key = str(raw_key)
         path = f"{prefix}.{key}" if prefix else key
         if key not in node:
             hint = difflib.get_close_matches(key, list(node), n=1, cutoff=0.6)
             suggestion = f"; did you mean {(prefix + '.' if prefix else '') + hint[0]!r}?" if hint else ""
-            raise _fail(path, f"unknown key{suggestion}", value, show=not hint)
+            problems.append(_fail(path, f"unknown key{suggestion}", value, show=not hint))
+            continue
         spec = node[key]
         if value is None:
             continue
         if isinstance(spec, dict):
-            _walk(spec, value, path, out)
+            _walk(spec, value, path, out, problems)
+            continue
+        try:
+            checked = _check_leaf(path, spec, value, problems)
+        except _Problem as p:
+            problems.append(p)
         else:
-            out[path] = _check_leaf(path, spec, value)
+            if checked is not None:
+                out[path] = checked
+    for name, spec in node.items():
+        if isinstance(spec, Key) and spec.required and data.get(name) is None:
+            path = f"{prefix}.{name}" if prefix else name
+            problems.append(_Problem(path, "is required"))
 
 
 def _dur(text: str | None, default: float) -> float:
@@ -418,29 +598,8 @@ def _ts(text: str | None) -> float | None:
     return None if text is None else parse_timestamp(text, option="timestamp")
 
 
-def _build(path: Path, values: dict[str, Any]) -> Scenario:
-    v = values
-    # Cross-key checks.
-    ppa = v.get("population.profiles_per_account")
-    if ppa is not None:
-        if len(ppa) > 5:
-            raise _fail("population.profiles_per_account", "at most 5 profiles per account", ppa)
-        if any(not 0 <= p <= 1 for p in ppa):
-            raise _fail("population.profiles_per_account", "probabilities must be within [0, 1]", ppa)
-        if abs(sum(ppa) - 1.0) > 1e-6:
-            raise _fail("population.profiles_per_account", f"probabilities sum to {sum(ppa):g}, not 1", ppa)
-    known = {c.code for c in COUNTRIES}
-    for code in v.get("population.country_weights", {}):
-        if code not in known:
-            hint = difflib.get_close_matches(code, sorted(known), n=1)
-            extra = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise _fail(f"population.country_weights.{code}", f"unknown country{extra}", code, show=False)
-    for name in ("population.device_weights", "sessions.pause_rate_per_h"):
-        for device in v.get(name, {}):
-            if device not in DEVICE_TYPES:
-                raise _fail(
-                    f"{name}.{device}", "unknown device; devices are " + ", ".join(DEVICE_TYPES), device
-                )
+def _cross_checks(v: Mapping[str, Any], problems: list[_Problem]) -> None:
+    """What only makes sense together (each value already passed its own check)."""
     if "shape" in v:
         try:
             parse_shape(v["shape"], 1.0, lambda _t: 1.0)
@@ -449,15 +608,28 @@ def _build(path: Path, values: dict[str, Any]) -> Scenario:
             detail = str(exc).replace("invalid --shape ", "", 1).replace("--shape ", "")
             if repr(v["shape"]) not in detail:
                 detail = f"{detail} (got {v['shape']!r})"
-            raise _Problem("shape", detail) from None
+            problems.append(_Problem("shape", detail))
     transitions = v.get("sessions.transitions", {})
     if "SEEK" in transitions and v.get("sessions.seek_rate_per_h") == 0:
-        raise _fail("sessions.transitions.SEEK", "state SEEK is unreachable: sessions.seek_rate_per_h is 0",
-                    transitions["SEEK"], show=False)  # fmt: skip
+        problems.append(_fail("sessions.transitions.SEEK", "state SEEK is unreachable: sessions.seek_rate_per_h is 0",
+                              transitions["SEEK"], show=False))  # fmt: skip
     if "PLAY_STOP" in transitions and v.get("catalog.series_play_share") == 0:
-        raise _fail("sessions.transitions.PLAY_STOP", "autoplay is unreachable: catalog.series_play_share is 0",
-                    transitions["PLAY_STOP"], show=False)  # fmt: skip
+        problems.append(_fail("sessions.transitions.PLAY_STOP", "autoplay is unreachable: catalog.series_play_share is 0",
+                              transitions["PLAY_STOP"], show=False))  # fmt: skip
+    lo, hi = v.get("data_faults.late.min_delay"), v.get("data_faults.late.max_delay")
+    if lo is not None and hi is not None and parse_duration(hi) < parse_duration(lo):
+        problems.append(
+            _fail(
+                "data_faults.late.max_delay",
+                f"must not be shorter than data_faults.late.min_delay ({lo})",
+                hi,
+            )
+        )
 
+
+def _build(path: Path, v: dict[str, Any]) -> Scenario:
+    """The scenario of values that passed every check."""
+    transitions = v.get("sessions.transitions", {})
     world_fields = {
         "population.profiles_per_account": ("profiles_per_account", tuple),
         "population.country_weights": ("country_weights", dict),
@@ -484,11 +656,9 @@ def _build(path: Path, values: dict[str, Any]) -> Scenario:
     sessions = SessionParams(**session_kw)
 
     def fault(name: str) -> Fault | None:
-        if f"data_faults.{name}.rate" not in v:
-            if any(k.startswith(f"data_faults.{name}.") for k in v):
-                raise _fail(f"data_faults.{name}.rate", "is required", None)
-            return None
         p = f"data_faults.{name}."
+        if p + "rate" not in v:
+            return None
         return Fault(
             rate=v[p + "rate"],
             start=_ts(v.get(p + "start")),
@@ -520,65 +690,115 @@ def _build(path: Path, values: dict[str, Any]) -> Scenario:
         schema_drift=drift,
         oversize=fault("oversize"),
     )
-    settings = {_SETTING_OF[k]: _text(val) for k, val in v.items() if k in _SETTING_OF}
-    _check_settings(settings)
     return Scenario(
         path=path,
         name=v.get("name", path.stem),
         description=v.get("description", ""),
-        settings=settings,
+        settings=_settings_of(v),
         world=world,
         sessions=sessions,
         data_faults=faults,
     )
 
 
+def _settings_of(values: Mapping[str, Any]) -> dict[str, str]:
+    return {_SETTING_OF[k]: _text(val) for k, val in values.items() if k in _SETTING_OF}
+
+
 _KEY_OF: dict[str, str] = {setting: key for key, setting in _SETTING_OF.items()}
 _SETTING_PROBLEM = re.compile(r"^invalid scenario key '(\w+)' (.*)$", re.DOTALL)
 
 
-def _check_settings(settings: Mapping[str, str]) -> None:
+def _check_settings(settings: Mapping[str, str], problems: list[_Problem]) -> None:
     """Check the scenario's settings as a run would (limits, ranges, end after start), so
-    that ``scenarios validate`` rejects what ``run`` would. Problems of a combination that
-    flags may complete (``sink: {type: s3}`` and ``--bucket``) are left to the run."""
-    try:
-        resolve({}, {}, scenario=settings)
-    except ConfigError as exc:
-        m = _SETTING_PROBLEM.match(str(exc))
-        if m is None or m.group(1) not in _KEY_OF:
+    that ``scenarios validate`` rejects what ``run`` would. :func:`resolve` stops at its
+    first problem: the key it names is noted and left out, and the rest checked again.
+    Problems of a combination that flags may complete (``sink: {type: s3}`` and
+    ``--bucket``) are left to the run."""
+    remaining = dict(settings)
+    while remaining:
+        try:
+            resolve({}, {}, scenario=remaining)
+        except ConfigError as exc:
+            m = _SETTING_PROBLEM.match(str(exc))
+            if m is None or m.group(1) not in _KEY_OF or m.group(1) not in remaining:
+                return
+            key = _KEY_OF[m.group(1)]
+            if all(p.path != key for p in problems):  # not said twice (a shape, say)
+                problems.append(_Problem(key, m.group(2)))
+            del remaining[m.group(1)]
+        else:
             return
-        raise _Problem(_KEY_OF[m.group(1)], m.group(2)) from None
+
+
+class _ScenarioLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, noting each key repeated in a mapping (at any depth) with
+    its key path and lines: YAML itself keeps the last value without a word."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.repeated: list[_Problem] = []
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        self._note_repeats(node, "")
+        return super().construct_document(node)
+
+    def _note_repeats(self, node: yaml.Node, prefix: str) -> None:
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._note_repeats(item, f"{prefix}[{i}]")
+        if not isinstance(node, yaml.MappingNode):
+            return
+        first: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # '<<: *anchor' merges on purpose
+            key = str(key_node.value)
+            path = f"{prefix}.{key}" if prefix else key
+            line = key_node.start_mark.line + 1
+            if key in first:
+                self.repeated.append(_Problem(path, f"repeated key on line {line} (first on line {first[key]}); "
+                                              f"a key may appear once (got {value_node.value!r} again)"))  # fmt: skip
+            else:
+                first[key] = line
+            self._note_repeats(value_node, path)
 
 
 def load_scenario(path: Path) -> Scenario:
-    """Read and validate a scenario file; any problem is one :class:`ConfigError` line."""
-    import yaml
+    """Read and validate a scenario file.
 
+    Every problem is found before any is reported: a :class:`ScenarioError` carries one
+    line per problem, each naming the file, the key path and the value.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         msg = f"{path}: cannot read the scenario: {exc.strerror or exc}"
         raise ConfigError(msg) from None
+    loader = _ScenarioLoader(text)
     try:
-        data = yaml.safe_load(text)
+        data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         msg = f"{path}: {where}not valid YAML: {problem}"
         raise ConfigError(msg) from None
-    if data is None:
-        data = {}
+    finally:
+        loader.dispose()
+    problems = list(loader.repeated)
     values: dict[str, Any] = {}
-    try:
-        _walk(SCHEMA, data, "", values)
-        return _build(path, values)
-    except _Problem as p:
-        msg = f"{path}: {p.path}: {p.message}"
-        raise ConfigError(msg) from None
-    except ConfigError as exc:
-        msg = f"{path}: {exc}"
-        raise ConfigError(msg) from None
+    _walk(SCHEMA, {} if data is None else data, "", values, problems)
+    _cross_checks(values, problems)
+    _check_settings(_settings_of(values), problems)
+    if not problems:
+        try:
+            return _build(path, values)
+        except ConfigError as exc:
+            problems.append(_Problem("", str(exc)))
+    raise ScenarioError(
+        [f"{path}: {p.path}: {p.message}" if p.path else f"{path}: {p.message}" for p in problems]
+    )
 
 
 def shipped_scenarios() -> list[Path]:
@@ -617,6 +837,15 @@ def resolve_run(
     )
 
 
+def _bounds_text(key: Key) -> str:
+    if key.limit:
+        return f" Limit: {key.limit}."
+    if key.kind in ("size", "duration") or (key.minimum is None and key.maximum is None):
+        return ""
+    lo = f"{key.minimum:g}" if key.minimum is not None else "0"
+    return f" At least {lo}." if key.maximum is None else f" {lo} to {key.maximum:g}."
+
+
 def scenario_reference() -> str:
     """Every scenario key as Markdown (docs/scenarios.md embeds it; a test keeps them equal)."""
     lines = ["| key | kind | default | meaning |", "|---|---|---|---|"]
@@ -628,7 +857,144 @@ def scenario_reference() -> str:
                 visit(spec, path)
             else:
                 kind = spec.kind.replace("choice:", "one of: ").replace("|", ", ")
-                lines.append(f"| `{path}` | {kind} | {spec.default} | {spec.help} |")
+                lines.append(f"| `{path}` | {kind} | {spec.default} | {spec.help}{_bounds_text(spec)} |")
 
     visit(SCHEMA, "")
     return "\n".join(lines)
+
+
+#: Where the generated JSON Schema is shipped, beside the scenarios that point to it.
+SCHEMA_FILE = "scenario.schema.json"
+_NUM = r"(?:\d+(?:\.\d*)?|\.\d+)"
+
+
+def _anycase(word: str) -> str:
+    """A pattern matching ``word`` in any case (JSON Schema patterns have no flags)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def _alternatives(words: Iterable[str], *, anycase: bool = False) -> str:
+    # Longest first, so that a regex engine without backtracking into alternatives agrees.
+    ordered = sorted((w for w in words if w), key=len, reverse=True)
+    return "(?:" + "|".join(_anycase(w) if anycase else re.escape(w) for w in ordered) + ")"
+
+
+def _leaf_schema(key: Key) -> dict[str, Any]:
+    """The JSON Schema of one leaf: what its checks can say without reading other keys."""
+    kind = key.kind
+    lo = key.minimum if key.minimum is not None else 0
+    if kind == "int":
+        out: dict[str, Any] = {"type": "integer", "minimum": int(lo)}
+        if key.maximum is not None:
+            out["maximum"] = int(key.maximum)
+        return out
+    if kind == "number":
+        return {"type": "number", "minimum": 0}
+    if kind == "fraction":
+        return {"type": "number", "minimum": 0, "maximum": 1}
+    if kind == "bool":
+        return {"type": "boolean"}
+    if kind == "string":
+        return {"enum": list(key.names)} if key.names else {"type": "string", "minLength": 1}
+    if kind.startswith("choice:"):
+        return {"enum": kind.split(":", 1)[1].split("|")}
+    if kind == "rate":
+        per = _alternatives(_UNIT_SECONDS)
+        mult = _alternatives(_MULTIPLIER)
+        pattern = rf"^\s*{_NUM}\s*{mult}?\s*(?:/\s*{per})?\s*$"
+        return {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "number", "exclusiveMinimum": 0}]}
+    if kind == "duration":
+        unit = _alternatives(_DURATION_UNITS)
+        pattern = rf"^\s*(?:{_NUM}|(?:{_NUM}\s*{unit})+)\s*$"
+        number: dict[str, Any] = {"type": "number", "minimum": 0}
+        if key.maximum is not None:
+            number["maximum"] = key.maximum
+        return {"anyOf": [{"type": "string", "pattern": pattern}, number]}
+    if kind == "timestamp":
+        # ISO-8601; unquoted, YAML reads it as a date, which the checks accept too.
+        return {
+            "type": "string",
+            "pattern": r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?$",
+        }
+    if kind == "speed":
+        words = _alternatives(("max", "inf", "fast"), anycase=True)
+        return {"anyOf": [{"type": "string", "pattern": rf"^\s*(?:{words}|{_NUM}[xX]?)\s*$"},
+                          {"type": "number", "exclusiveMinimum": 0}]}  # fmt: skip
+    if kind == "size":
+        unit = _alternatives(SIZE_UNITS, anycase=True)
+        integer: dict[str, Any] = {"type": "integer", "minimum": int(lo)}
+        if key.maximum is not None:
+            integer["maximum"] = int(key.maximum)
+        return {"anyOf": [{"type": "string", "pattern": rf"^\s*{_NUM}\s*{unit}?\s*$"}, integer]}
+    if kind == "quota":
+        unit = _alternatives(("rec", "records", *SIZE_UNITS), anycase=True)
+        return {"type": "string", "pattern": rf"^\s*\d+(?:\.\d*)?\s*{unit}\s*/\s*[sS]\s*$"}
+    if kind == "weights":
+        out = {"type": "object", "minProperties": 1, "additionalProperties": {"type": "number", "minimum": 0}}
+        if key.names:
+            out["propertyNames"] = {"enum": list(key.names)}
+        return out
+    if kind == "list":
+        out = {"type": "array", "minItems": 1, "items": {"type": "number", "minimum": 0, "maximum": 1}}
+        if key.maximum is not None:
+            out["maxItems"] = int(key.maximum)
+        return out
+    if kind == "pair":
+        return {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number", "minimum": 0}}
+    if kind == "mapping":
+        return {"type": "object"}
+    if kind == "strings":
+        return {"type": "array", "items": {"type": "string", "minLength": 1}}
+    if kind == "transitions":
+        row = {"type": "number", "minimum": 0, "maximum": 1}
+        return {"type": "object", "additionalProperties": False, "properties": {
+            state: {"type": "object", "additionalProperties": False, "properties": dict.fromkeys(targets, row)}
+            for state, targets in _EDGES.items()}}  # fmt: skip
+    raise AssertionError(kind)
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """An empty value (``key:`` or ``key: null``) means "not set": allow it."""
+    if "enum" in schema:
+        return {**schema, "enum": [*schema["enum"], None]}
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [*schema["anyOf"], {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def _object_schema(node: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for name, spec in node.items():
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(spec, dict):
+            properties[name] = _nullable(_object_schema(spec, path))
+            continue
+        text = spec.help + (f" Default: {spec.default}." if spec.default else "")
+        if spec.limit:
+            text += f" Limit: {spec.limit}."
+        properties[name] = {"description": text, **_nullable(_leaf_schema(spec))}
+        if spec.required:
+            required.append(name)
+    out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": properties}
+    if required:
+        out["required"] = required
+    return out
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a scenario file, generated from :data:`SCHEMA`.
+
+    It checks each value on its own; what needs other keys (probabilities summing to 1,
+    ``clock.end`` after ``clock.start``, a parseable ``shape``), repeated keys and the
+    bounds of a size given with a unit are left to ``netflix-producer scenarios validate``.
+    """
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_FILE,
+        "title": "netflix-producer scenario",
+        "description": "A whole run of netflix-producer: rate, clock, world, sessions, sink and faults. "
+        "Generated by 'netflix-producer scenarios schema'; 'netflix-producer scenarios validate' "
+        "checks everything this schema does, and what it cannot say.",
+        **_object_schema(SCHEMA, ""),
+    }

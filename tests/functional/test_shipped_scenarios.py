@@ -237,7 +237,8 @@ def test_throttle_storm_against_a_firehose_endpoint_throttles_and_loses_nothing(
     import boto3
 
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="netflix-raw")
-    boto3.client("firehose", region_name="ap-south-1").create_delivery_stream(
+    # In the region the producer resolves (AWS_DEFAULT_REGION): the scenario pins none.
+    boto3.client("firehose").create_delivery_stream(
         DeliveryStreamName="netflix-events",
         DeliveryStreamType="DirectPut",
         ExtendedS3DestinationConfiguration={
