@@ -11,10 +11,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from producer.cli import cli
+from producer.cli.commands import cli
+from producer.config.scenario import (
+    SHIPPED_DIR,
+    load_scenario,
+    resolve_run,
+    scenario_reference,
+    shipped_scenarios,
+)
 from producer.errors import ConfigError
-from producer.rate import parse_shape
-from producer.scenario import SHIPPED_DIR, load_scenario, resolve_run, scenario_reference, shipped_scenarios
+from producer.runtime.rate import parse_shape
 
 ROOT = Path(__file__).resolve().parents[2]
 INVALID = ROOT / "tests" / "fixtures" / "scenarios" / "invalid"
