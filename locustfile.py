@@ -29,13 +29,13 @@ from typing import Any
 from locust import User, constant, constant_throughput, events, task
 from locust.exception import StopUser
 
-from producer.batching import Batcher
-from producer.config import Settings
-from producer.deadletter import DeadLetterFile
+from producer.config.scenario import resolve_run
+from producer.config.settings import Settings
+from producer.delivery.batching import Batcher
+from producer.delivery.deadletter import DeadLetterFile
 from producer.errors import ProducerError, SinkError
-from producer.scenario import resolve_run
-from producer.sinks.kinesis import MAX_KINESIS_BATCH_BYTES, MAX_KINESIS_RECORD_BYTES
-from producer.swarm import SwarmCounters, WorkerShare, sync_delivery
+from producer.loadtest.swarm import SwarmCounters, WorkerShare, sync_delivery
+from producer.sinks.aws.kinesis import MAX_KINESIS_BATCH_BYTES, MAX_KINESIS_RECORD_BYTES
 
 COUNTERS = SwarmCounters()
 _LAST_REPORT: dict[str, int] = {}

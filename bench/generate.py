@@ -23,11 +23,11 @@ from typing import Any
 
 from report import print_table, verdict, write_results
 
-from producer.encode import encode_block
-from producer.rate import constant
-from producer.schema import DEVICE_TYPES, EVENT_TYPES
-from producer.sessions import BITRATE_LADDER_KBPS, SessionGenerator
-from producer.world import DEFAULT_APP_VERSIONS, World, WorldConfig
+from producer.generation.encode import encode_block
+from producer.generation.schema import DEVICE_TYPES, EVENT_TYPES
+from producer.generation.sessions import BITRATE_LADDER_KBPS, SessionGenerator
+from producer.generation.world import DEFAULT_APP_VERSIONS, World, WorldConfig
+from producer.runtime.rate import constant
 
 #: 2026-09-03T12:00:00Z, a fixed start so runs are comparable.
 START_EPOCH = 1_788_436_800.0

@@ -1,6 +1,6 @@
 """Resident memory of a large backfill: 1M profiles, 10M events to the null sink, as fast as possible.
 
-The run is ``producer.runner.run`` on a simulated clock (``--start``, speed max) at
+The run is ``producer.runtime.runner.run`` on a simulated clock (``--start``, speed max) at
 200k/s of schedule time, as ``netflix-producer run --sink null`` would do it. A
 background thread samples VmRSS from /proc/self/status every 0.5 s together with
 the events delivered so far; the report gives the peak (the kernel's VmHWM and the
@@ -23,12 +23,12 @@ from typing import Any
 
 from report import print_table, rss_bytes, verdict, write_results
 
-from producer.clock import SystemClock
-from producer.config import resolve
-from producer.runner import run
+from producer.config.settings import resolve
+from producer.generation.world import World, WorldConfig
+from producer.runtime.clock import SystemClock
+from producer.runtime.runner import run
+from producer.runtime.stats import RunStats
 from producer.sinks.null import NullSink
-from producer.stats import RunStats
-from producer.world import World, WorldConfig
 
 TARGET_PEAK_MB = 300.0
 MB = 1_000_000  # decimal megabytes, for figures and target alike

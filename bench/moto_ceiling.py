@@ -29,10 +29,10 @@ import boto3
 from botocore.config import Config
 from report import print_table, write_results
 
-from producer.encode import encode_block
-from producer.rate import constant
-from producer.sessions import SessionGenerator
-from producer.world import World, WorldConfig
+from producer.generation.encode import encode_block
+from producer.generation.sessions import SessionGenerator
+from producer.generation.world import World, WorldConfig
+from producer.runtime.rate import constant
 
 BUCKET = "bench-bucket"
 STREAM = "bench"

@@ -1,6 +1,6 @@
 """Rate accuracy, emission lag and CPU cost of real-time runs (SystemClock), one per target rate.
 
-Each run goes through ``producer.runner.run`` exactly as the CLI does, with
+Each run goes through ``producer.runtime.runner.run`` exactly as the CLI does, with
 ``--linger 0s`` (a partial batch leaves at every 10 ms tick) and
 ``--batch-records 500``, into a sink that notes, per batch,
 the wall time and process CPU time of arrival, the record count, and the
@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 from report import print_table, verdict, write_results
 
-from producer.clock import SystemClock
-from producer.config import resolve
-from producer.runner import run
+from producer.config.settings import resolve
+from producer.generation.world import World, WorldConfig
+from producer.runtime.clock import SystemClock
+from producer.runtime.runner import run
 from producer.sinks.base import BatchResult
-from producer.world import World, WorldConfig
 
 TARGET_WINDOW_ERROR_PCT = 0.5
 TARGET_P99_LAG_MS = 20.0

@@ -14,10 +14,10 @@ import boto3
 from botocore.config import Config
 from locust import User, constant, task
 
-from producer.encode import encode_block
-from producer.rate import constant as constant_rate
-from producer.sessions import SessionGenerator
-from producer.world import World, WorldConfig
+from producer.generation.encode import encode_block
+from producer.generation.sessions import SessionGenerator
+from producer.generation.world import World, WorldConfig
+from producer.runtime.rate import constant as constant_rate
 
 _BATCH: list[dict[str, bytes]] = []
 

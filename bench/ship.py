@@ -308,8 +308,8 @@ def client_producer(
     """(a), (a-fast), (a-packed) and (c): the producer end to end, as ``netflix-producer run
     --sink firehose [--transport fast] [--pack 5KB]`` runs it."""
     use_dummy_credentials()
-    from producer.config import resolve
-    from producer.runner import EventClock, run
+    from producer.config.settings import resolve
+    from producer.runtime.runner import EventClock, run
     from producer.sinks.base import BatchResult, Sink
     from producer.sinks.factory import open_sink
 
@@ -382,10 +382,10 @@ def client_producer(
 def client_plain(url: str, count: int, in_flight: int, out: Connection) -> None:
     """(b): the same events, generated first; then only aiobotocore's sending is timed."""
     use_dummy_credentials()
-    from producer.config import resolve
-    from producer.encode import encode_block
-    from producer.sessions import SessionGenerator
-    from producer.world import World, WorldConfig
+    from producer.config.settings import resolve
+    from producer.generation.encode import encode_block
+    from producer.generation.sessions import SessionGenerator
+    from producer.generation.world import World, WorldConfig
 
     # The world and schedule a producer run with these settings would use.
     settings = resolve(

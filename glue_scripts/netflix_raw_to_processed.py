@@ -47,7 +47,7 @@ JOB_NAME = "netflix-raw-to-processed"
 
 #: The processed table, in order, with its Athena/Spark types. Glue cannot import the
 #: ``producer`` package, so the list lives here; a test keeps it equal to
-#: ``producer.schema.PROCESSED_FIELDS``.
+#: ``producer.generation.schema.PROCESSED_FIELDS``.
 PROCESSED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "string"),
     ("session_id", "string"),

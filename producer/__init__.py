@@ -1,15 +1,15 @@
 """netflix-producer: synthetic Netflix-style playback clickstream for Firehose pipelines."""
 
-from producer.batching import MAX_BATCH_BYTES, MAX_RECORD_BYTES, MAX_RECORDS_PER_BATCH, Batcher
-from producer.clock import Clock, ManualClock, SystemClock
-from producer.config import Settings, resolve
-from producer.encode import encode_block
+from producer.config.settings import Settings, resolve
+from producer.delivery.batching import MAX_BATCH_BYTES, MAX_RECORD_BYTES, MAX_RECORDS_PER_BATCH, Batcher
 from producer.errors import ConfigError, ProducerError, SinkError
-from producer.rate import RateShape, Schedule, constant, daily, parse_rate, ramp, steps
-from producer.schema import EVENT_TYPES, PROCESSED_FIELDS, RAW_FIELDS, EventType
-from producer.sessions import EventBlock, SessionGenerator, SessionParams
-from producer.stats import RunStats, Summary
-from producer.world import World, WorldConfig
+from producer.generation.encode import encode_block
+from producer.generation.schema import EVENT_TYPES, PROCESSED_FIELDS, RAW_FIELDS, EventType
+from producer.generation.sessions import EventBlock, SessionGenerator, SessionParams
+from producer.generation.world import World, WorldConfig
+from producer.runtime.clock import Clock, ManualClock, SystemClock
+from producer.runtime.rate import RateShape, Schedule, constant, daily, parse_rate, ramp, steps
+from producer.runtime.stats import RunStats, Summary
 
 __version__ = "0.1.0"
 

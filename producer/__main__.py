@@ -1,5 +1,5 @@
 """``python -m producer``."""
 
-from producer.cli import main
+from producer.cli.commands import main
 
 main()

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from producer.world import World, WorldConfig
+from producer.generation.world import World, WorldConfig
 
 
 @pytest.fixture(scope="session")

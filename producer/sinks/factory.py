@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from producer.aws import AwsOptions
-from producer.batching import MAX_BATCH_BYTES, MAX_RECORD_BYTES, Batcher
-from producer.config import Settings
-from producer.delivery import DeliverySink, RetryPolicy, Transport
-from producer.faults import FaultyTransport, TransportFaults
+from producer.config.settings import Settings
+from producer.delivery.batching import MAX_BATCH_BYTES, MAX_RECORD_BYTES, Batcher
+from producer.delivery.retry import DeliverySink, RetryPolicy, Transport
+from producer.delivery.transport_faults import FaultyTransport, TransportFaults
+from producer.sinks.aws.clients import AwsOptions
+from producer.sinks.aws.fast import FastFirehoseTransport, FastKinesisTransport
+from producer.sinks.aws.firehose import FirehoseTransport
+from producer.sinks.aws.kinesis import MAX_KINESIS_BATCH_BYTES, MAX_KINESIS_RECORD_BYTES, KinesisTransport
+from producer.sinks.aws.s3 import S3Sink
 from producer.sinks.base import EpochClock, Sink
-from producer.sinks.fast import FastFirehoseTransport, FastKinesisTransport
 from producer.sinks.file import FileSink
-from producer.sinks.firehose import FirehoseTransport
-from producer.sinks.kinesis import MAX_KINESIS_BATCH_BYTES, MAX_KINESIS_RECORD_BYTES, KinesisTransport
 from producer.sinks.lake import LakeSink
 from producer.sinks.null import NullSink
-from producer.sinks.s3 import S3Sink
 from producer.sinks.stdout import StdoutSink
 
 __all__ = ["batcher_for", "open_sink"]

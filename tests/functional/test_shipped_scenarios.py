@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from producer.scenario import SHIPPED_DIR, load_scenario, shipped_scenarios
+from producer.config.scenario import SHIPPED_DIR, load_scenario, shipped_scenarios
 
 #: Events per run: a few thousand, enough for every fault to show.
 COUNT = 5000

@@ -12,11 +12,11 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from producer.cli import cli
+from producer.cli.commands import cli
+from producer.delivery.manifest import ManifestWriter
 from producer.errors import ConfigError
-from producer.manifest import ManifestWriter
+from producer.landed.verify import S3Source, verify
 from producer.sinks.lake import DEFAULT_PREFIX, DEFAULT_STREAM, object_key
-from producer.verify import S3Source, verify
 
 BUCKET = "netflix-raw-verify"
 PREFIX = "netflix/"

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from producer.schema import PROCESSED_FIELDS, RAW_FIELDS
+from producer.generation.schema import PROCESSED_FIELDS, RAW_FIELDS
 from producer.sinks.lake import (
     DEFAULT_BUFFER_BYTES,
     DEFAULT_BUFFER_INTERVAL_S,

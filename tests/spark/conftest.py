@@ -15,7 +15,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """The session the ETL runs on: the library's own builder, with a C1-only JIT (tests only)."""
-    from producer.etl import local_spark
+    from producer.pipeline.etl import local_spark
 
     session = local_spark(java_options="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC", app_name="netflix-tests")
     try:

@@ -26,15 +26,15 @@ import pytest
 pytest.importorskip("pyspark", reason="the Spark tests need pyspark==3.5.4")
 pytest.importorskip("duckdb", reason="the query checks need duckdb>=1.5.6")
 
-from producer.clock import ManualClock
-from producer.config import resolve
-from producer.datafaults import DataFaults, Fault, SchemaDrift
+from producer.config.settings import resolve
 from producer.errors import DataQualityError
-from producer.etl import load_glue_job, run_etl
-from producer.query import LocalAthena, named_queries
-from producer.runner import run
+from producer.generation.data_faults import DataFaults, Fault, SchemaDrift
+from producer.generation.world import World
+from producer.pipeline.etl import load_glue_job, run_etl
+from producer.pipeline.query import LocalAthena, named_queries
+from producer.runtime.clock import ManualClock
+from producer.runtime.runner import run
 from producer.sinks.factory import open_sink
-from producer.world import World
 
 pytestmark = pytest.mark.spark
 
@@ -748,7 +748,7 @@ def test_pipeline_command_produces_transforms_and_runs_every_query(
 ) -> None:
     from click.testing import CliRunner
 
-    from producer.cli import cli
+    from producer.cli.commands import cli
 
     monkeypatch.setattr(spark, "stop", lambda: None)  # the command stops its session; keep the shared one
     lake_dir = tmp_path / "lake"
@@ -779,7 +779,7 @@ def test_etl_command_prints_the_report_and_fails_with_one_line(
 ) -> None:
     from click.testing import CliRunner
 
-    from producer.cli import cli
+    from producer.cli.commands import cli
 
     monkeypatch.setattr(spark, "stop", lambda: None)
     args = ["etl", "--raw", str(edge_raw), "--processed", str(tmp_path / "processed")]

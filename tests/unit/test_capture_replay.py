@@ -6,14 +6,14 @@ import gzip
 
 import pytest
 
-from producer.capture import CaptureHeader, CaptureWriter, read_capture
-from producer.clock import ManualClock
-from producer.config import resolve
+from producer.config.settings import resolve
+from producer.delivery.capture import CaptureHeader, CaptureWriter, read_capture
 from producer.errors import ConfigError
-from producer.replay import replay
-from producer.runner import run
+from producer.generation.world import World
+from producer.runtime.clock import ManualClock
+from producer.runtime.replay import replay
+from producer.runtime.runner import run
 from producer.sinks.memory import MemorySink
-from producer.world import World
 
 HEADER = CaptureHeader(producer_version="x", scenario=None, seed=1, clock="simulated",
                        start="2026-01-27T00:00:00Z", start_epoch=1769472000.0)  # fmt: skip

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 import producer
-from producer.cli import cli
+from producer.cli.commands import cli
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):

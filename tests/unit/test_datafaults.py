@@ -7,12 +7,12 @@ from collections import Counter
 
 import pytest
 
-from producer.clock import ManualClock
-from producer.config import resolve
-from producer.datafaults import DataFaults, Fault, SchemaDrift
-from producer.runner import run
+from producer.config.settings import resolve
+from producer.generation.data_faults import DataFaults, Fault, SchemaDrift
+from producer.generation.world import World
+from producer.runtime.clock import ManualClock
+from producer.runtime.runner import run
 from producer.sinks.memory import MemorySink
-from producer.world import World
 
 DAY = 1_769_472_000.0  # 2026-01-27T00:00:00Z
 

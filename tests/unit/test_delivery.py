@@ -7,14 +7,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from producer.batching import Batcher
-from producer.clock import ManualClock
-from producer.config import resolve
-from producer.delivery import DeliverySink, RetryPolicy, TransportError
+from producer.config.settings import resolve
+from producer.delivery.batching import Batcher
+from producer.delivery.retry import DeliverySink, RetryPolicy, TransportError
+from producer.delivery.transport_faults import FaultyTransport, Quota, TransportFaults, parse_quota
 from producer.errors import ConfigError, SinkError
-from producer.faults import FaultyTransport, Quota, TransportFaults, parse_quota
-from producer.runner import run
-from producer.world import World
+from producer.generation.world import World
+from producer.runtime.clock import ManualClock
+from producer.runtime.runner import run
 
 SLOW = ("ServiceUnavailableException", "Slow down.")
 

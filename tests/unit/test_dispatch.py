@@ -9,14 +9,14 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from producer.clock import ManualClock
-from producer.config import resolve
-from producer.deadletter import DeadLetterFile
-from producer.delivery import DeliverySink, RetryPolicy, TransportError
-from producer.dispatch import Dispatcher
-from producer.runner import run
-from producer.stats import RunStats
-from producer.world import World
+from producer.config.settings import resolve
+from producer.delivery.deadletter import DeadLetterFile
+from producer.delivery.dispatch import Dispatcher
+from producer.delivery.retry import DeliverySink, RetryPolicy, TransportError
+from producer.generation.world import World
+from producer.runtime.clock import ManualClock
+from producer.runtime.runner import run
+from producer.runtime.stats import RunStats
 
 SLOW = ("ServiceUnavailableException", "Slow down.")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from producer.schema import PROCESSED_FIELDS, RAW_FIELDS, markdown_table
+from producer.generation.schema import PROCESSED_FIELDS, RAW_FIELDS, markdown_table
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -14,7 +14,7 @@ def test_data_dictionary_matches_the_schema_module() -> None:
 
 
 def test_readme_lists_every_setting_with_its_env_var_and_default() -> None:
-    from producer.config import settings_table
+    from producer.config.settings import settings_table
 
     readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
     assert readme.index("make demo") < readme.index("make test") < readme.index("## What it does")

@@ -31,14 +31,14 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
-from producer.aws import AwsOptions
-from producer.config import resolve
-from producer.delivery import DeliverySink, TransportError
+from producer.config.settings import resolve
+from producer.delivery.retry import DeliverySink, TransportError
+from producer.delivery.transport_faults import FaultyTransport
 from producer.errors import ConfigError
-from producer.faults import FaultyTransport
-from producer.sinks.fast import FastFirehoseTransport, FastKinesisTransport
-from producer.sinks.firehose import FirehoseTransport
-from producer.sinks.kinesis import KinesisTransport
+from producer.sinks.aws.clients import AwsOptions
+from producer.sinks.aws.fast import FastFirehoseTransport, FastKinesisTransport
+from producer.sinks.aws.firehose import FirehoseTransport
+from producer.sinks.aws.kinesis import KinesisTransport
 
 ACCESS_KEY = "AKIDFASTTRANSPORT001"
 SECRET_KEY = "fast/transport/secret/key/never/logged/00"
@@ -668,11 +668,11 @@ def test_botocore_is_still_picked_when_asked_for(creds: None) -> None:
 def test_sinks_other_than_firehose_and_kinesis_ignore_the_transport(
     creds: None, tmp_path: Path, transport: str | None
 ) -> None:
+    from producer.sinks.aws.s3 import S3Sink
     from producer.sinks.base import EpochClock
     from producer.sinks.factory import open_sink
     from producer.sinks.lake import LakeSink
     from producer.sinks.null import NullSink
-    from producer.sinks.s3 import S3Sink
 
     clock: EpochClock = time.time
     chosen = {} if transport is None else {"transport": transport}
@@ -763,7 +763,7 @@ def test_tls_trusts_what_botocore_trusts(
 
 
 def test_the_scenario_key_sink_transport(tmp_path: Path) -> None:
-    from producer.scenario import load_scenario
+    from producer.config.scenario import load_scenario
 
     path = tmp_path / "botocore.yaml"
     path.write_text("name: botocore\nsink:\n  type: kinesis\n  transport: botocore\n")

@@ -20,13 +20,13 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from producer.config import resolve
-from producer.delivery import TransportError
-from producer.faults import FaultySyncTransport
-from producer.sinks.fast import FastFirehoseSyncTransport, FastKinesisSyncTransport
-from producer.sinks.firehose import FirehoseSyncTransport
-from producer.sinks.kinesis import KinesisSyncTransport
-from producer.swarm import sync_delivery
+from producer.config.settings import resolve
+from producer.delivery.retry import TransportError
+from producer.delivery.transport_faults import FaultySyncTransport
+from producer.loadtest.swarm import sync_delivery
+from producer.sinks.aws.fast import FastFirehoseSyncTransport, FastKinesisSyncTransport
+from producer.sinks.aws.firehose import FirehoseSyncTransport
+from producer.sinks.aws.kinesis import KinesisSyncTransport
 from tests.unit.test_fast_equivalence import (
     FIREHOSE_ANSWERS,
     KINESIS_ANSWERS,

@@ -16,8 +16,8 @@ import pytest
 
 pytest.importorskip("pyspark", reason="the Glue script imports pyspark")
 
-from producer.etl import GLUE_SCRIPT, load_glue_job, raw_root
-from producer.schema import EVENT_TYPES, PROCESSED_FIELDS, RAW_FIELDS
+from producer.generation.schema import EVENT_TYPES, PROCESSED_FIELDS, RAW_FIELDS
+from producer.pipeline.etl import GLUE_SCRIPT, load_glue_job, raw_root
 
 JOB = load_glue_job()
 

@@ -4,10 +4,10 @@ import uuid
 
 import numpy as np
 
-from producer.ids import uuid_bytes
-from producer.rate import constant
-from producer.sessions import SessionGenerator
-from producer.world import World
+from producer.generation.ids import uuid_bytes
+from producer.generation.sessions import SessionGenerator
+from producer.generation.world import World
+from producer.runtime.rate import constant
 
 # The bits a version-4 UUID fixes: the version nibble and the two variant bits.
 _FIXED = (0xF << 76) | (0x3 << 62)

@@ -6,17 +6,17 @@ from collections.abc import Sequence
 
 import pytest
 
-from producer.batching import MAX_BATCH_BYTES, MAX_RECORD_BYTES, Batcher
-from producer.clock import ManualClock
-from producer.config import Settings, resolve
+from producer.config.settings import Settings, resolve
+from producer.delivery.batching import MAX_BATCH_BYTES, MAX_RECORD_BYTES, Batcher
 from producer.errors import SinkError
-from producer.pacing import Pacer
-from producer.rate import constant
-from producer.runner import run
+from producer.generation.world import World
+from producer.runtime.clock import ManualClock
+from producer.runtime.pacing import Pacer
+from producer.runtime.rate import constant
+from producer.runtime.runner import run
+from producer.runtime.stats import RunStats
 from producer.sinks.base import BatchResult
 from producer.sinks.memory import MemorySink
-from producer.stats import RunStats
-from producer.world import World
 
 EPOCH = 1_790_000_000.0
 
@@ -194,7 +194,7 @@ def test_batcher_respects_firehose_limits() -> None:
 
 
 def test_oversize_records_are_dead_lettered_with_a_reason(tmp_path) -> None:
-    from producer.deadletter import DeadLetterFile
+    from producer.delivery.deadletter import DeadLetterFile
 
     dlq = DeadLetterFile(tmp_path / "d" / "dlq.ndjson")
     dlq.write(b'{"a":1}\n', code="RecordTooLarge", message="record exceeds 1,000 KiB")

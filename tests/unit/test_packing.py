@@ -4,14 +4,14 @@ import asyncio
 import json
 import random
 
-from producer.batching import Batcher, PackedBatch
-from producer.clock import ManualClock
-from producer.config import resolve
-from producer.delivery import DeliverySink, RetryPolicy
-from producer.faults import FaultyTransport, TransportFaults
-from producer.manifest import read_manifest
-from producer.runner import run
-from producer.world import World
+from producer.config.settings import resolve
+from producer.delivery.batching import Batcher, PackedBatch
+from producer.delivery.manifest import read_manifest
+from producer.delivery.retry import DeliverySink, RetryPolicy
+from producer.delivery.transport_faults import FaultyTransport, TransportFaults
+from producer.generation.world import World
+from producer.runtime.clock import ManualClock
+from producer.runtime.runner import run
 
 from .test_delivery import SLOW, KeepingTransport
 

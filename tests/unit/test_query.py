@@ -14,10 +14,10 @@ pytest.importorskip("duckdb", reason="the query runner needs duckdb>=1.5.6")
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from producer.cli import cli
+from producer.cli.commands import cli
 from producer.errors import ConfigError, ProducerError
-from producer.query import LocalAthena, find_query, named_queries, query_description, run_query
-from producer.schema import PROCESSED_FIELDS
+from producer.generation.schema import PROCESSED_FIELDS
+from producer.pipeline.query import LocalAthena, find_query, named_queries, query_description, run_query
 
 _ARROW = {
     "string": pa.string(),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from producer.errors import ConfigError
-from producer.rate import constant, parse_duration, parse_rate, parse_shape, ramp, steps
+from producer.runtime.rate import constant, parse_duration, parse_rate, parse_shape, ramp, steps
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_shapes_parse_and_report_bad_input() -> None:
 
 def test_daily_schedule_follows_the_curve() -> None:
     # A curve that is 2x for the first half of each UTC day and 0 for the second half.
-    from producer.rate import daily
+    from producer.runtime.rate import daily
 
     s = daily(10.0, lambda t: 2.0 if (t % 86400) < 43200 else 0.0).bind(0.0)
     # Sampled every 5 min and interpolated: nearly all events fall in the first half-day.

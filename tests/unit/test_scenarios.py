@@ -16,12 +16,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from producer.cli import cli
-from producer.config import SIZE_UNITS, parse_size, resolve
-from producer.errors import ConfigError
-from producer.faults import parse_quota
-from producer.rate import parse_shape
-from producer.scenario import (
+from producer.cli.commands import cli
+from producer.config.scenario import (
     _SETTING_OF,
     SCHEMA,
     SHIPPED_DIR,
@@ -32,6 +28,10 @@ from producer.scenario import (
     scenario_reference,
     shipped_scenarios,
 )
+from producer.config.settings import SIZE_UNITS, parse_size, resolve
+from producer.delivery.transport_faults import parse_quota
+from producer.errors import ConfigError
+from producer.runtime.rate import parse_shape
 
 ROOT = Path(__file__).resolve().parents[2]
 INVALID = ROOT / "tests" / "fixtures" / "scenarios" / "invalid"

@@ -6,12 +6,12 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
-from producer.encode import encode_block
-from producer.geo import HOURLY_SHARE
-from producer.rate import constant
-from producer.schema import DEVICE_TYPES, EVENT_TYPES, RAW_FIELDS
-from producer.sessions import BITRATE_LADDER_KBPS, SessionGenerator, SessionParams
-from producer.world import World
+from producer.generation.encode import encode_block
+from producer.generation.geo import HOURLY_SHARE
+from producer.generation.schema import DEVICE_TYPES, EVENT_TYPES, RAW_FIELDS
+from producer.generation.sessions import BITRATE_LADDER_KBPS, SessionGenerator, SessionParams
+from producer.generation.world import World
+from producer.runtime.rate import constant
 
 START = 1_790_000_000.0
 
@@ -187,7 +187,7 @@ def test_daily_curve_and_mixes_over_a_simulated_day(small_world: World) -> None:
 
 
 def test_event_ts_columns_format_exactly_as_percent_3f() -> None:
-    from producer.encode import format_event_ts
+    from producer.generation.encode import format_event_ts
 
     rng = np.random.default_rng(3)
     # Whole milliseconds across the ten-digit range, its edges, and outside it (fallback).
@@ -205,7 +205,7 @@ def test_event_ts_columns_format_exactly_as_percent_3f() -> None:
 def test_ids_are_rfc_4122_version_4_text_of_the_keyed_hash() -> None:
     import uuid
 
-    from producer.ids import _LOW_KEY, _splitmix, uuid_bytes
+    from producer.generation.ids import _LOW_KEY, _splitmix, uuid_bytes
 
     counters = np.arange(5_000, 9_000, dtype=np.int64)
     key = 0xDEADBEEF12345678

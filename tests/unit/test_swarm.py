@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import json
 
-from producer.config import resolve
-from producer.swarm import UNPACED_MIN_ROUND, WorkerShare
+from producer.config.settings import resolve
+from producer.loadtest.swarm import UNPACED_MIN_ROUND, WorkerShare
 
 START = 1_788_436_800.0
 

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from producer import manifest as manifest_module
-from producer import verify as verify_module
-from producer.cli import cli
+from producer.cli.commands import cli
+from producer.delivery import manifest as manifest_module
+from producer.delivery.manifest import ManifestWriter, event_id_text, read_manifest
 from producer.errors import ConfigError, ProducerError
-from producer.manifest import ManifestWriter, event_id_text, read_manifest
+from producer.landed import verify as verify_module
+from producer.landed.verify import LakeSource, VerifyReport, verify
 from producer.sinks.lake import DEFAULT_PREFIX, DEFAULT_STREAM, object_key
-from producer.verify import LakeSource, VerifyReport, verify
 
 T0 = 1_790_000_000.0  # 2026-09-21T14:13:20Z
 

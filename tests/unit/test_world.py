@@ -7,8 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from producer.errors import ConfigError
-from producer.schema import DEVICE_TYPES
-from producer.world import DEFAULT_DEVICE_WEIGHTS, World, WorldConfig
+from producer.generation.schema import DEVICE_TYPES
+from producer.generation.world import DEFAULT_DEVICE_WEIGHTS, World, WorldConfig
 
 
 def test_same_seed_same_world_different_seed_different_world() -> None:

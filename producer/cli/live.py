@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from producer.schema import EVENT_TYPES
-from producer.stats import RunStats, Summary
+from producer.generation.schema import EVENT_TYPES
+from producer.runtime.stats import RunStats, Summary
 
 __all__ = ["LiveView", "render_summary"]
 

@@ -1,6 +1,6 @@
 """Checking that what a run says it delivered actually landed.
 
-:func:`verify` reads a manifest (see :mod:`producer.manifest`) and every record under a
+:func:`verify` reads a manifest (see :mod:`producer.delivery.manifest`) and every record under a
 destination (a local lake directory or an S3 bucket and prefix) and counts, per event
 id, what is missing, duplicated or unexpected, plus the delivery lag of what landed.
 
@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from producer.delivery.manifest import event_id_text, event_id_words, id_text, read_manifest
 from producer.errors import ConfigError, ProducerError
-from producer.manifest import event_id_text, event_id_words, id_text, read_manifest
 
 __all__ = ["LakeSource", "S3Source", "VerifyReport", "verify"]
 

@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from producer.config import Settings
-from producer.datafaults import DataFaultInjector
-from producer.delivery import RetryPolicy, SyncDelivery, SyncTransport
-from producer.encode import encode_block
-from producer.faults import FaultPlan, FaultySyncTransport, TransportFaults
-from producer.sessions import SessionGenerator
+from producer.config.settings import Settings
+from producer.delivery.retry import RetryPolicy, SyncDelivery, SyncTransport
+from producer.delivery.transport_faults import FaultPlan, FaultySyncTransport, TransportFaults
+from producer.generation.data_faults import DataFaultInjector
+from producer.generation.encode import encode_block
+from producer.generation.sessions import SessionGenerator
+from producer.generation.world import World, WorldConfig
 from producer.sinks.base import BatchResult
-from producer.world import World, WorldConfig
 
 __all__ = ["SwarmCounters", "WorkerShare", "sync_delivery", "worker_seed"]
 
@@ -70,7 +70,7 @@ class WorkerShare:
         anchor = (
             settings.start if settings.start is not None else (start if start is not None else time.time())
         )
-        from producer.rate import constant
+        from producer.runtime.rate import constant
 
         shape = settings.shape if settings.shape.kind != "constant" else constant(nominal_rate)
         self.generator = SessionGenerator(
@@ -176,11 +176,11 @@ def sync_delivery(settings: Settings, kind: str, *, seed: int) -> tuple[SyncDeli
     transport: SyncTransport
     fast = settings.transport == "fast"
     if kind == "kinesis":
-        from producer.sinks.kinesis import KinesisSyncTransport
+        from producer.sinks.aws.kinesis import KinesisSyncTransport
 
         client = session.client("kinesis", endpoint_url=settings.endpoint_url, config=config)
         if fast:
-            from producer.sinks.fast import FastKinesisSyncTransport
+            from producer.sinks.aws.fast import FastKinesisSyncTransport
 
             transport = FastKinesisSyncTransport(
                 stream=settings.stream, client=client, credentials=session.get_credentials(),
@@ -192,11 +192,11 @@ def sync_delivery(settings: Settings, kind: str, *, seed: int) -> tuple[SyncDeli
             )
         throttle = ("ProvisionedThroughputExceededException", "Rate exceeded for shard (rehearsed).")
     else:
-        from producer.sinks.firehose import FirehoseSyncTransport
+        from producer.sinks.aws.firehose import FirehoseSyncTransport
 
         client = session.client("firehose", endpoint_url=settings.endpoint_url, config=config)
         if fast:
-            from producer.sinks.fast import FastFirehoseSyncTransport
+            from producer.sinks.aws.fast import FastFirehoseSyncTransport
 
             transport = FastFirehoseSyncTransport(
                 stream=settings.stream, client=client, credentials=session.get_credentials()

@@ -20,8 +20,8 @@ import numpy.typing as npt
 from faker import Faker
 
 from producer.errors import ConfigError
-from producer.geo import COUNTRIES, Country
-from producer.schema import DEVICE_TYPES
+from producer.generation.geo import COUNTRIES, Country
+from producer.generation.schema import DEVICE_TYPES
 
 __all__ = [
     "DEFAULT_DEVICE_WEIGHTS",

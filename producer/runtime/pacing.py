@@ -7,14 +7,14 @@ has passed. Late wake-ups therefore cost latency, not rate.
 
 from __future__ import annotations
 
-from producer.clock import Clock
-from producer.rate import Schedule
+from producer.runtime.clock import Clock
+from producer.runtime.rate import Schedule
 
 __all__ = ["Pacer"]
 
 
 class Pacer:
-    """Paces a :class:`~producer.rate.Schedule` on a clock.
+    """Paces a :class:`~producer.runtime.rate.Schedule` on a clock.
 
     ``speed`` is how many schedule seconds pass per clock second: 1 for realtime,
     10 for a 10x backfill, ``None`` for as fast as possible.

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from producer.errors import ConfigError, DataQualityError, ProducerError
+from producer.resources import glue_script
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -37,19 +38,8 @@ __all__ = [
     "summary_rows",
 ]
 
-_HERE = Path(__file__).resolve().parent
 #: The Glue script: the repository's glue_scripts/ copy, or the one shipped in the wheel.
-GLUE_SCRIPT: Path = next(
-    (
-        p
-        for p in (
-            _HERE.parent / "glue_scripts" / "netflix_raw_to_processed.py",
-            _HERE / "_glue" / "netflix_raw_to_processed.py",
-        )
-        if p.is_file()
-    ),
-    _HERE.parent / "glue_scripts" / "netflix_raw_to_processed.py",
-)
+GLUE_SCRIPT: Path = glue_script()
 
 _MODULE_NAME = "netflix_raw_to_processed"
 

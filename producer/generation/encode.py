@@ -1,6 +1,6 @@
 """Encoding events as NDJSON: one compact JSON object per line, UTF-8, newline-terminated.
 
-Field order follows :data:`producer.schema.RAW_FIELDS`. A session's constant
+Field order follows :data:`producer.generation.schema.RAW_FIELDS`. A session's constant
 fields are pre-rendered once when it starts (see ``EventBlock.head``/``tail``), and
 ``event_ts`` is rendered for the whole block at once, so each event costs one bytes
 format.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from producer.schema import EVENT_TYPES
-from producer.sessions import EventBlock
+from producer.generation.schema import EVENT_TYPES
+from producer.generation.sessions import EventBlock
 
 __all__ = ["encode_block", "format_event_ts"]
 

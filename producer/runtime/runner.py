@@ -1,7 +1,7 @@
 """The runner: generation -> encoding -> pacing -> batching -> sink -> stats.
 
 The only async part of the pipeline besides the sinks. It owns no policy: every
-setting arrives resolved in a :class:`~producer.config.Settings`.
+setting arrives resolved in a :class:`~producer.config.settings.Settings`.
 """
 
 from __future__ import annotations
@@ -15,20 +15,20 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from producer.batching import Batcher
-from producer.clock import Clock, SystemClock
-from producer.config import Settings
-from producer.datafaults import DataFaultInjector
-from producer.deadletter import DeadLetterFile
-from producer.dispatch import CaptureLike, Dispatcher, ManifestLike, close_sink, settle
-from producer.encode import encode_block
+from producer.config.settings import Settings
+from producer.delivery.batching import Batcher
+from producer.delivery.deadletter import DeadLetterFile
+from producer.delivery.dispatch import CaptureLike, Dispatcher, ManifestLike, close_sink, settle
 from producer.errors import SinkError
-from producer.pacing import Pacer
-from producer.schema import EVENT_TYPES
-from producer.sessions import SessionGenerator, SessionParams
+from producer.generation.data_faults import DataFaultInjector
+from producer.generation.encode import encode_block
+from producer.generation.schema import EVENT_TYPES
+from producer.generation.sessions import SessionGenerator, SessionParams
+from producer.generation.world import World, WorldConfig
+from producer.runtime.clock import Clock, SystemClock
+from producer.runtime.pacing import Pacer
+from producer.runtime.stats import RunStats, Summary
 from producer.sinks.base import Sink
-from producer.stats import RunStats, Summary
-from producer.world import World, WorldConfig
 
 __all__ = ["EventClock", "Observer", "run"]
 
@@ -106,7 +106,7 @@ async def run(
         if opener is not None and settings.check:
             stats.destination = await opener()
         if settings.manifest is not None:
-            from producer.manifest import ManifestWriter
+            from producer.delivery.manifest import ManifestWriter
 
             manifest = ManifestWriter(settings.manifest)
         generator = SessionGenerator(world, schedule, seed=settings.seed, params=params)
@@ -127,7 +127,7 @@ async def run(
         in_flight = settings.max_in_flight if the_sink.name in ("firehose", "kinesis") else 1
         if settings.capture is not None:
             from producer import __version__
-            from producer.capture import CaptureHeader, CaptureWriter
+            from producer.delivery.capture import CaptureHeader, CaptureWriter
 
             capture = CaptureWriter(
                 settings.capture,

@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from producer.datafaults import DataFaults
+from producer.delivery.transport_faults import Quota, parse_quota
 from producer.errors import ConfigError
-from producer.faults import Quota, parse_quota
-from producer.geo import COUNTRIES, daily_curve_factor
-from producer.rate import RateShape, parse_duration, parse_rate, parse_shape
-from producer.sessions import SessionParams
-from producer.world import WorldConfig
+from producer.generation.data_faults import DataFaults
+from producer.generation.geo import COUNTRIES, daily_curve_factor
+from producer.generation.sessions import SessionParams
+from producer.generation.world import WorldConfig
+from producer.runtime.rate import RateShape, parse_duration, parse_rate, parse_shape
 
 __all__ = [
     "ENV_PREFIX",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from producer.schema import EVENT_TYPES
+from producer.generation.schema import EVENT_TYPES
 
 __all__ = ["LatencyHistogram", "RunStats", "Summary"]
 

@@ -11,9 +11,9 @@ import asyncio
 import random
 from typing import Any
 
-from producer.aws import AwsOptions, ClientHolder, translate_error
-from producer.delivery import RetryPolicy
+from producer.delivery.retry import RetryPolicy
 from producer.errors import ConfigError, SinkError
+from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
 from producer.sinks.lake import LakeSink
 
 __all__ = ["S3Sink", "parse_bucket"]

@@ -1,7 +1,7 @@
 """Kinesis Data Firehose: PutRecordBatch through aiobotocore.
 
 Only translation lives here: retries, backoff and dead letters are
-:class:`~producer.delivery.DeliverySink`'s; limits are the batcher's.
+:class:`~producer.delivery.retry.DeliverySink`'s; limits are the batcher's.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from producer.aws import AwsOptions, ClientHolder, translate_error
-from producer.delivery import TransportError
+from producer.delivery.retry import TransportError
 from producer.errors import SinkError
+from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
 
 __all__ = ["FirehoseSyncTransport", "FirehoseTransport", "put_record_batch_failures"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import botocore.exceptions as bexc
 
-from producer.delivery import THROTTLING_CODES, TransportError
+from producer.delivery.retry import THROTTLING_CODES, TransportError
 from producer.errors import ConfigError
 
 __all__ = ["AwsOptions", "ClientHolder", "translate_error"]

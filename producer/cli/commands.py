@@ -20,13 +20,13 @@ import click
 from rich.console import Console
 
 from producer import __version__
-from producer.config import SETTINGS, Settings, parse_speed, resolve
+from producer.cli.live import LiveView, render_summary
+from producer.config.settings import SETTINGS, Settings, parse_speed, resolve
 from producer.errors import ConfigError, ProducerError
-from producer.live import LiveView, render_summary
-from producer.runner import EventClock, run
+from producer.generation.world import World, WorldConfig
+from producer.runtime.runner import EventClock, run
+from producer.runtime.stats import Summary
 from producer.sinks.base import Sink
-from producer.stats import Summary
-from producer.world import World, WorldConfig
 
 __all__ = ["main"]
 
@@ -100,7 +100,7 @@ def run_command(scenario: str | None, **flags: Any) -> None:
       netflix-producer run --rate 2k/s --shape ramp:100/s..2k/s:60s --sink stdout | head
       netflix-producer run --start 2026-01-27 --end 2026-01-28 --rate 50/s --shape daily
     """
-    from producer.scenario import resolve_run
+    from producer.config.scenario import resolve_run
 
     scenario = scenario or os.environ.get("NETFLIX_PRODUCER_SCENARIO") or None
     settings = resolve_run({k: v for k, v in flags.items() if v is not None}, scenario=scenario)
@@ -150,7 +150,7 @@ def _run(settings: Settings, capture: Path | None = None) -> Summary:
         try:
             observer = view.update if view is not None else None
             if capture is not None:
-                from producer.replay import replay
+                from producer.runtime.replay import replay
 
                 return await replay(capture, settings, sink_factory, observer=observer, stop=stop)
             return await run(settings, sink_factory, observer=observer, stop=stop)
@@ -192,7 +192,7 @@ def scenarios_group() -> None:
 @scenarios_group.command("list")
 def scenarios_list() -> None:
     """The shipped scenarios, with what each reproduces."""
-    from producer.scenario import load_scenario, shipped_scenarios
+    from producer.config.scenario import load_scenario, shipped_scenarios
 
     for path in shipped_scenarios():
         sc = load_scenario(path)
@@ -204,7 +204,7 @@ def scenarios_list() -> None:
 @click.argument("name")
 def scenarios_show(name: str) -> None:
     """Print a shipped scenario (or any scenario file)."""
-    from producer.scenario import find_scenario
+    from producer.config.scenario import find_scenario
 
     click.echo(find_scenario(name).read_text(encoding="utf-8"), nl=False)
 
@@ -213,7 +213,7 @@ def scenarios_show(name: str) -> None:
 @click.argument("paths", nargs=-1, required=True)
 def scenarios_validate(paths: tuple[str, ...]) -> None:
     """Check scenario files; one line per problem, exit 1 if any is invalid."""
-    from producer.scenario import find_scenario, load_scenario
+    from producer.config.scenario import find_scenario, load_scenario
 
     bad = 0
     for name in paths:
@@ -236,7 +236,7 @@ def scenarios_schema() -> None:
     Generated from the schema the validator reads; the shipped copy is
     scenarios/scenario.schema.json (make scenario-schema rewrites it).
     """
-    from producer.scenario import json_schema
+    from producer.config.scenario import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
 
@@ -282,7 +282,7 @@ def lake_summary(lake_dir: str | None) -> None:
 
     from rich.table import Table
 
-    from producer.inventory import scan_lake
+    from producer.landed.inventory import scan_lake
 
     settings = resolve({"lake_dir": lake_dir} if lake_dir else {})
     inv = scan_lake(settings.lake_dir)
@@ -359,7 +359,7 @@ def verify_command(
     """
     from rich.table import Table
 
-    from producer.verify import LakeSource, S3Source, verify
+    from producer.landed.verify import LakeSource, S3Source, verify
 
     if manifest is None:
         msg = "verify needs --manifest PATH (or NETFLIX_PRODUCER_MANIFEST)"
@@ -422,7 +422,7 @@ _NULL_EVENT_TS = ("quarantine", "default_partition")
 
 def _lake_defaults(lake_dir: str | None = None) -> tuple[Path, Path]:
     """The configured lake's raw zone and processed table directory."""
-    from producer.etl import raw_root
+    from producer.pipeline.etl import raw_root
 
     settings = resolve({"lake_dir": lake_dir} if lake_dir else {})
     return raw_root(settings.lake_dir, settings.prefix), settings.lake_dir / "processed"
@@ -449,7 +449,7 @@ def _null_event_ts(text: str) -> str:
 def _print_dq_report(report: dict[str, Any], console: Console) -> None:
     from rich.table import Table
 
-    from producer.etl import summary_rows
+    from producer.pipeline.etl import summary_rows
 
     verdict = "[green]passed[/]" if report["passed"] else "[red]FAILED[/]"
     t = Table(title=f"data quality: {verdict}", show_header=False, title_justify="left")
@@ -473,7 +473,7 @@ def _etl(
     incremental: bool = False,
 ) -> dict[str, Any]:
     from producer.errors import DataQualityError
-    from producer.etl import run_etl
+    from producer.pipeline.etl import run_etl
 
     console = Console()
     try:
@@ -659,8 +659,8 @@ def query_command(
       netflix-producer query --sql "SELECT event_date, COUNT(*) FROM processed_netflix_events GROUP BY 1"
       netflix-producer query rows_per_date --format csv --processed ./lake/processed
     """
-    from producer.etl import default_quarantine_dir
-    from producer.query import find_query, named_queries, query_description, run_query
+    from producer.pipeline.etl import default_quarantine_dir
+    from producer.pipeline.query import find_query, named_queries, query_description, run_query
 
     if fmt not in ("table", "csv", "json"):
         msg = f"invalid --format {fmt!r}: expected table, csv or json"
@@ -729,9 +729,9 @@ def pipeline_command(
     """
     from datetime import UTC, datetime
 
-    from producer.etl import default_quarantine_dir, raw_root
-    from producer.query import LocalAthena, named_queries, query_description
-    from producer.scenario import resolve_run
+    from producer.config.scenario import resolve_run
+    from producer.pipeline.etl import default_quarantine_dir, raw_root
+    from producer.pipeline.query import LocalAthena, named_queries, query_description
 
     scenario = scenario or os.environ.get("NETFLIX_PRODUCER_SCENARIO") or None
     null_event_ts = _null_event_ts(null_event_ts)

@@ -2,7 +2,7 @@
 
 Each *slot* of the pool is one viewer in a sitting: a profile on a device playing a
 title, in a state (browsing, playing, paused, buffering), with a playhead and the
-time its next event is due. The run's :class:`~producer.rate.Schedule` fixes the
+time its next event is due. The run's :class:`~producer.runtime.rate.Schedule` fixes the
 timestamp of every event; each round the generator gives the next timestamps to
 the slots whose next events are due first, in due order. The playhead advances
 with the time that really passed between a session's events, so positions always
@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from producer.geo import local_activity
-from producer.ids import uuid_bytes
-from producer.rate import Schedule
-from producer.schema import DEVICE_TYPES, EventType
-from producer.world import World
+from producer.generation.geo import local_activity
+from producer.generation.ids import uuid_bytes
+from producer.generation.schema import DEVICE_TYPES, EventType
+from producer.generation.world import World
+from producer.runtime.rate import Schedule
 
 __all__ = [
     "BITRATE_LADDER_KBPS",

@@ -9,12 +9,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
-from producer.batching import Batcher, PackedBatch
-from producer.clock import Clock
-from producer.deadletter import DeadLetterFile
+from producer.delivery.batching import Batcher, PackedBatch
+from producer.delivery.deadletter import DeadLetterFile
 from producer.errors import SinkError
+from producer.runtime.clock import Clock
+from producer.runtime.stats import RunStats
 from producer.sinks.base import BatchResult, Sink
-from producer.stats import RunStats
 
 __all__ = ["CaptureLike", "Dispatcher", "ManifestLike", "close_sink", "settle"]
 

@@ -23,15 +23,23 @@ from typing import Any
 
 import yaml
 
-from producer.config import SINKS, SIZE_UNITS, Settings, parse_size, parse_timestamp, resolve
-from producer.datafaults import DataFaults, Fault, SchemaDrift
+from producer.config.settings import SINKS, SIZE_UNITS, Settings, parse_size, parse_timestamp, resolve
+from producer.delivery.transport_faults import parse_quota
 from producer.errors import ConfigError
-from producer.faults import parse_quota
-from producer.geo import COUNTRIES
-from producer.rate import _DURATION_UNITS, _MULTIPLIER, _UNIT_SECONDS, parse_duration, parse_rate, parse_shape
-from producer.schema import DEVICE_TYPES, EVENT_TYPES
-from producer.sessions import SessionParams
-from producer.world import WorldConfig
+from producer.generation.data_faults import DataFaults, Fault, SchemaDrift
+from producer.generation.geo import COUNTRIES
+from producer.generation.schema import DEVICE_TYPES, EVENT_TYPES
+from producer.generation.sessions import SessionParams
+from producer.generation.world import WorldConfig
+from producer.resources import bundled_dir
+from producer.runtime.rate import (
+    _DURATION_UNITS,
+    _MULTIPLIER,
+    _UNIT_SECONDS,
+    parse_duration,
+    parse_rate,
+    parse_shape,
+)
 
 __all__ = [
     "SCHEMA",
@@ -49,11 +57,7 @@ __all__ = [
 ]
 
 #: Where the shipped scenarios live (the repository's scenarios/, or the wheel's copy).
-SHIPPED_DIR = next(
-    (p for p in (Path(__file__).resolve().parent.parent / "scenarios", Path(__file__).resolve().parent / "_scenarios")
-     if p.is_dir()),
-    Path(__file__).resolve().parent.parent / "scenarios",
-)  # fmt: skip
+SHIPPED_DIR = bundled_dir("scenarios")
 
 
 @dataclass(frozen=True, slots=True)

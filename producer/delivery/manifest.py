@@ -13,7 +13,7 @@ and stream to and from disk:
 An id is taken from the record's bytes, without a JSON parse: the producer writes
 ``{"event_id":"<36-char uuid>",...`` so the fast path reads bytes 13 to 49; any other
 layout falls back to a regular expression. Records with no ``event_id`` at all are
-skipped and counted. :mod:`producer.verify` reads landed records the same way, so
+skipped and counted. :mod:`producer.landed.verify` reads landed records the same way, so
 both sides always agree on what an id is.
 """
 

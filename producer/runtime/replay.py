@@ -15,14 +15,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from producer.clock import Clock, SystemClock
-from producer.config import Settings
-from producer.deadletter import DeadLetterFile
-from producer.dispatch import Dispatcher, close_sink, settle
+from producer.config.settings import Settings
+from producer.delivery.deadletter import DeadLetterFile
+from producer.delivery.dispatch import Dispatcher, close_sink, settle
 from producer.errors import SinkError
-from producer.runner import EventClock, Observer
+from producer.runtime.clock import Clock, SystemClock
+from producer.runtime.runner import EventClock, Observer
+from producer.runtime.stats import RunStats, Summary
 from producer.sinks.base import Sink
-from producer.stats import RunStats, Summary
 
 __all__ = ["replay"]
 
@@ -43,7 +43,7 @@ async def replay(
     tick_s: float = 0.01,
 ) -> Summary:
     """Replay the capture at ``path`` into ``sink`` at ``settings.speed`` (None: max)."""
-    from producer.capture import read_capture
+    from producer.delivery.capture import read_capture
     from producer.sinks.factory import batcher_for
 
     clock = clock or SystemClock()

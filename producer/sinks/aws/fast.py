@@ -11,8 +11,8 @@ identity: the credential chain (profiles, SSO, refresh; frozen again for every c
 region and endpoint resolution (``AWS_ENDPOINT_URL``, ``--endpoint-url``, FIPS,
 dual-stack), the CA bundle and proxy settings, the start-up check (DescribeDeliveryStream,
 DescribeStreamSummary) and the error messages: a failed call is turned into the error a
-botocore client would have raised, then translated by :func:`producer.aws.translate_error`.
-Retries, backoff, dead letters and accounting stay :class:`~producer.delivery.DeliverySink`'s.
+botocore client would have raised, then translated by :func:`producer.sinks.aws.clients.translate_error`.
+Retries, backoff, dead letters and accounting stay :class:`~producer.delivery.retry.DeliverySink`'s.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from urllib.parse import urlsplit
 
 import botocore.exceptions as bexc
 
-from producer.aws import AwsOptions, ClientHolder, translate_error
-from producer.delivery import TransportError
-from producer.sinks.firehose import FirehoseTransport
-from producer.sinks.kinesis import KinesisSyncTransport, KinesisTransport
+from producer.delivery.retry import TransportError
+from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
+from producer.sinks.aws.firehose import FirehoseTransport
+from producer.sinks.aws.kinesis import KinesisSyncTransport, KinesisTransport
 
 if TYPE_CHECKING:
     import aiohttp
@@ -451,7 +451,7 @@ class SyncSignedJsonClient:
 
 
 class FastFirehoseSyncTransport:
-    """:class:`~producer.sinks.firehose.FirehoseSyncTransport` with PutRecordBatch built,
+    """:class:`~producer.sinks.aws.firehose.FirehoseSyncTransport` with PutRecordBatch built,
     signed and sent directly (for locust). ``client`` is the boto3 client it stands in for
     (endpoint, region, config); ``credentials`` its session's."""
 
@@ -470,7 +470,7 @@ class FastFirehoseSyncTransport:
 
 
 class FastKinesisSyncTransport(KinesisSyncTransport):
-    """:class:`~producer.sinks.kinesis.KinesisSyncTransport` with PutRecords built, signed
+    """:class:`~producer.sinks.aws.kinesis.KinesisSyncTransport` with PutRecords built, signed
     and sent directly (for locust)."""
 
     def __init__(

@@ -3,7 +3,7 @@
 Limits (enforced by the batcher): 500 records and 5 MiB per call, 1 MiB per record
 including its partition key. Per-record ``ProvisionedThroughputExceededException``
 and ``InternalFailure`` come back in the response and are resent by
-:class:`~producer.delivery.DeliverySink`.
+:class:`~producer.delivery.retry.DeliverySink`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from producer.aws import AwsOptions, ClientHolder, translate_error
-from producer.delivery import TransportError
+from producer.delivery.retry import TransportError
 from producer.errors import ConfigError, SinkError
+from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
 
 __all__ = [
     "MAX_KINESIS_BATCH_BYTES",

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from producer.errors import ConfigError, ProducerError
+from producer.resources import bundled_dir
 
 if TYPE_CHECKING:
     import duckdb
@@ -37,12 +38,8 @@ __all__ = [
     "translate",
 ]
 
-_HERE = Path(__file__).resolve().parent
 #: The shipped Athena queries: the repository's queries/, or the wheel's copy.
-QUERIES_DIR: Path = next(
-    (p for p in (_HERE.parent / "queries", _HERE / "_queries") if p.is_dir()),
-    _HERE.parent / "queries",
-)
+QUERIES_DIR: Path = bundled_dir("queries")
 PROCESSED_TABLE = "processed_netflix_events"
 QUARANTINE_TABLE = "quarantined_netflix_events"
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from producer.delivery import SyncTransport, Transport, TransportError
+from producer.delivery.retry import SyncTransport, Transport, TransportError
 from producer.errors import ConfigError
 
 __all__ = ["FaultPlan", "FaultySyncTransport", "FaultyTransport", "Quota", "TransportFaults", "parse_quota"]

@@ -1,0 +1,1 @@
+"""Load testing: the library side of the locust swarm (locust itself is imported only by locustfile.py)."""

@@ -1,0 +1,1 @@
+"""The local pipeline: the Glue job on a local Spark, the Athena queries on DuckDB."""
