@@ -105,7 +105,7 @@ lint-infra: $(STAMP) $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --directory infra/cloudformation --framework cloudformation \
 		--skip-download --compact --quiet
 
-## scenario-schema: rewrite scenarios/scenario.schema.json from producer/scenario.py (a test checks it)
+## scenario-schema: rewrite scenarios/scenario.schema.json from producer/config/scenario.py (a test checks it)
 .PHONY: scenario-schema
 scenario-schema: $(STAMP)
 	$(BIN)/netflix-producer scenarios schema > scenarios/scenario.schema.json

@@ -131,7 +131,7 @@ def replay_command(capture: Path, speed: str, **flags: Any) -> None:
 
 
 def _run(settings: Settings, capture: Path | None = None) -> Summary:
-    from producer.sinks.factory import open_sink
+    from producer.sinks.registry import open_sink
 
     quiet = settings.quiet or settings.sink == "stdout" or not sys.stderr.isatty()
     destination = {

@@ -171,7 +171,7 @@ SCHEMA: dict[str, Any] = {
         ),
     },
     "sink": {
-        "type": Key("string", "lake, firehose, kinesis, s3, stdout, file, null.", "lake", names=SINKS),
+        "type": Key("string", ", ".join(SINKS) + ".", "lake", names=SINKS),
         "lake_dir": Key("string", "Root of the local lake.", "./lake"),
         "stream": Key("string", "Firehose or Kinesis stream name.", "netflix-events"),
         "prefix": Key("string", "S3 prefix with Firehose timestamp expressions."),

@@ -50,8 +50,11 @@ class Dispatcher:
         capture: CaptureLike | None = None,
         offset: Callable[[], float] | None = None,
         packed: bool = False,
+        billing_unit: int = 5120,
     ) -> None:
         self.sink = sink
+        #: Ingestion is billed per record rounded up to this many bytes (Firehose: 5 KB).
+        self.billing_unit = billing_unit
         self.stats = stats
         self.dead = dead
         self.clock = clock
@@ -116,8 +119,8 @@ class Dispatcher:
         s.records_sent += len(batch)
         sizes = list(map(len, batch))
         s.bytes_sent += sum(sizes)
-        # Firehose bills ingestion per record, rounded up to the next 5 KB.
-        s.billed_bytes += sum((n + 5119) // 5120 for n in sizes) * 5120
+        unit = self.billing_unit
+        s.billed_bytes += sum((n + unit - 1) // unit for n in sizes) * unit
         s.retried += result.retried
         s.throttled += result.throttled
         s.calls += result.calls

@@ -29,6 +29,7 @@ from producer.runtime.clock import Clock, SystemClock
 from producer.runtime.pacing import Pacer
 from producer.runtime.stats import RunStats, Summary
 from producer.sinks.base import Sink
+from producer.sinks.registry import spec_of
 
 __all__ = ["EventClock", "Observer", "run"]
 
@@ -120,11 +121,12 @@ async def run(
         total = _total_events(settings, schedule.count_before)
         pacer = Pacer(schedule, clock, speed=1.0 if realtime else settings.speed, tick_s=settings.tick_s)
         if batcher is None:
-            from producer.sinks.factory import batcher_for
+            from producer.sinks.registry import batcher_for
 
             batcher = batcher_for(settings)
         # Remote calls overlap; local sinks keep their buffers in order with one call at a time.
-        in_flight = settings.max_in_flight if the_sink.name in ("firehose", "kinesis") else 1
+        spec = spec_of(the_sink.name)
+        in_flight = settings.max_in_flight if spec.concurrent else 1
         if settings.capture is not None:
             from producer import __version__
             from producer.delivery.capture import CaptureHeader, CaptureWriter
@@ -144,7 +146,7 @@ async def run(
         delivery = Dispatcher(
             the_sink, stats, dead, clock, manifest, in_flight,
             capture=capture, offset=lambda: event_clock.latest - anchor,
-            packed=batcher.pack_bytes is not None,
+            packed=batcher.pack_bytes is not None, billing_unit=spec.billing_unit,
         )  # fmt: skip
         started = clock.monotonic()
         last_observed = -math.inf
