@@ -102,13 +102,15 @@ async def run(
     pacer: Pacer | None = None
     started = clock.monotonic()
     try:
+        # A local sink names its destination up front; a remote one once checked.
+        stats.destination = str(getattr(the_sink, "destination", ""))
         opener = getattr(the_sink, "open", None)
         if opener is not None and settings.check:
             stats.destination = await opener()
         if settings.manifest is not None:
             from producer.manifest import ManifestWriter
 
-            manifest = ManifestWriter(settings.manifest)
+            manifest = ManifestWriter(settings.manifest, clock=stats.clock)
         generator = SessionGenerator(world, schedule, seed=settings.seed, params=params)
         generator.prepare()
         if realtime:

@@ -122,3 +122,14 @@ def test_replay_takes_the_transport_like_run(tmp_path) -> None:
     result = invoke("replay", str(capture), "--sink", "firehose", "--transport", "carrier-pigeon")
     assert result.exit_code != 0
     assert "invalid --transport 'carrier-pigeon': expected botocore or fast" in result.output
+
+
+def test_file_sink_summary_names_the_output_path(tmp_path) -> None:
+    out, summary = tmp_path / "events.ndjson.gz", tmp_path / "s.json"
+    result = invoke("run", "--sink", "file", "--out", str(out), "--count", "200", "--start", "2026-01-27",
+                    "--quiet", "--summary-json", str(summary))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(summary.read_text())["destination"] == str(out)
+    shown = invoke("run", "--sink", "file", "--out", str(out), "--count", "10", "--start", "2026-01-27",
+                   env={"COLUMNS": "250"})  # fmt: skip
+    assert any("destination" in line and str(out) in line for line in shown.output.splitlines())
