@@ -131,6 +131,12 @@ def replay_command(capture: Path, speed: str, **flags: Any) -> None:
 def _run(settings: Settings, capture: Path | None = None) -> Summary:
     from producer.sinks.factory import open_sink
 
+    to_stdout = settings.summary_json is not None and str(settings.summary_json) == "-"
+    if to_stdout and settings.sink == "stdout":
+        msg = "--summary-json - and --sink stdout both write to stdout: give --summary-json a file"
+        raise ConfigError(msg)
+    # The live view and the summary table always go to stderr; the live view stays off
+    # when events go to stdout (on a terminal they would interleave).
     quiet = settings.quiet or settings.sink == "stdout" or not sys.stderr.isatty()
     destination = {
         "lake": f"lake {settings.lake_dir}",
@@ -161,13 +167,26 @@ def _run(settings: Settings, capture: Path | None = None) -> Summary:
     else:
         with LiveView(destination=destination) as view:
             summary = asyncio.run(main(view))
-    if settings.summary_json is not None:
+    if to_stdout:
+        _print_json(summary.to_dict())
+    elif settings.summary_json is not None:
         _write_json(settings.summary_json, summary.to_dict())
-    if not settings.quiet and settings.sink != "stdout":
+    if not settings.quiet:
         render_summary(summary, Console(stderr=True))
         if settings.sink == "lake" and summary.delivered:
             Console(stderr=True).print(f"lake objects under [bold]{settings.lake_dir}[/]")
     return summary
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    """Write ``data`` to stdout; a reader that has gone away is no error."""
+    try:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from producer.sinks.stdout import silence_stdout
+
+        silence_stdout()
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

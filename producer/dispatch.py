@@ -12,11 +12,14 @@ from typing import Protocol
 from producer.batching import Batcher, PackedBatch
 from producer.clock import Clock
 from producer.deadletter import DeadLetterFile
-from producer.errors import SinkError
+from producer.errors import OutputClosedError, SinkError
 from producer.sinks.base import BatchResult, Sink
 from producer.stats import RunStats
 
-__all__ = ["CaptureLike", "Dispatcher", "ManifestLike", "close_sink", "settle"]
+__all__ = ["CaptureLike", "Dispatcher", "ManifestLike", "close_sink", "settle", "stop_reason"]
+
+#: ``stopped_by`` of a run whose reader closed the output: a normal end.
+PIPE_CLOSED = "pipe-closed"
 
 
 class ManifestLike(Protocol):
@@ -186,6 +189,11 @@ class Dispatcher:
 
     def dead_letter_unsent(self, records: list[bytes]) -> None:
         """Records that will never be sent because the run stopped on an error."""
+        if isinstance(self.fatal, OutputClosedError):
+            # Nobody is reading any more: the records are simply not delivered, and a
+            # dead-letter file of everything after a `| head` would help no one.
+            self.stats.failed += sum(r.count(b"\n") for r in records) if self.packed else len(records)
+            return
         reason = str(self.fatal) if self.fatal else "run stopped"
         for r in records:
             for event in r.splitlines(keepends=True) if self.packed else [r]:
@@ -204,6 +212,13 @@ async def close_sink(sink: Sink, stats: RunStats) -> str | None:
         stats.failed += exc.lost
         return str(exc)
     return None
+
+
+def stop_reason(exc: SinkError) -> tuple[str | None, str]:
+    """The run's ``(error, stopped_by)`` after the sink raised ``exc``."""
+    if isinstance(exc, OutputClosedError):
+        return None, PIPE_CLOSED
+    return str(exc), "error"
 
 
 def settle(stats: RunStats) -> None:

@@ -84,11 +84,18 @@ class LiveView:
         return t
 
 
+#: How the summary table says why a run stopped.
+_STOPPED_BY = {"pipe-closed": "the reader closed the pipe"}
+
+
 def render_summary(summary: Summary, console: Console) -> None:
     """Print the end-of-run summary."""
     t = Table(title="netflix-producer summary", show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(justify="right")
+    failed = f"{summary.failed:,}"
+    if summary.stopped_by == "pipe-closed" and summary.failed:
+        failed += "  (not written: the reader had gone)"
     rows: list[tuple[str, str]] = [
         ("sink", summary.sink),
         ("clock", f"{summary.clock}  {summary.start} .. {summary.end}"),
@@ -96,12 +103,12 @@ def render_summary(summary: Summary, console: Console) -> None:
         ("generated", f"{summary.generated:,}"),
         ("delivered", f"{summary.delivered:,}"),
         ("dead-lettered", f"{summary.dead_lettered:,}"),
-        ("failed", f"{summary.failed:,}"),
+        ("failed", failed),
         ("target rate", f"{summary.target_rate:,.1f}/s"),
         ("achieved rate", f"{summary.achieved_rate:,.1f}/s"),
         ("elapsed", f"{summary.elapsed_s:,.2f} s"),
         ("batches", f"{summary.batches:,}  ({_bytes(summary.bytes)})"),
-        ("stopped by", summary.stopped_by),
+        ("stopped by", _STOPPED_BY.get(summary.stopped_by, summary.stopped_by)),
     ]
     if summary.destination:
         rows.insert(1, ("destination", summary.destination))

@@ -18,7 +18,7 @@ from pathlib import Path
 from producer.clock import Clock, SystemClock
 from producer.config import Settings
 from producer.deadletter import DeadLetterFile
-from producer.dispatch import Dispatcher, close_sink, settle
+from producer.dispatch import Dispatcher, close_sink, settle, stop_reason
 from producer.errors import SinkError
 from producer.runner import EventClock, Observer
 from producer.sinks.base import Sink
@@ -94,12 +94,10 @@ async def replay(
                     await asyncio.sleep(0)
             await dispatch.finish(batcher)
         except SinkError as exc:
-            error = str(exc)
-            stopped_by = "error"
+            error, stopped_by = stop_reason(exc)
             await dispatch.abandon(batcher)
     except SinkError as exc:
-        error = str(exc)
-        stopped_by = "error"
+        error, stopped_by = stop_reason(exc)
     finally:
         close_error = await close_sink(the_sink, stats)
         if close_error is not None and error is None:

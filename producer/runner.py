@@ -20,7 +20,7 @@ from producer.clock import Clock, SystemClock
 from producer.config import Settings
 from producer.datafaults import DataFaultInjector
 from producer.deadletter import DeadLetterFile
-from producer.dispatch import CaptureLike, Dispatcher, ManifestLike, close_sink, settle
+from producer.dispatch import CaptureLike, Dispatcher, ManifestLike, close_sink, settle, stop_reason
 from producer.encode import encode_block
 from producer.errors import SinkError
 from producer.pacing import Pacer
@@ -215,13 +215,11 @@ async def run(
                 await delivery.submit_all(batcher, held, clock.monotonic())
             await delivery.finish(batcher)
         except SinkError as exc:
-            error = str(exc)
-            stopped_by = "error"
+            error, stopped_by = stop_reason(exc)
             logger.debug("sink failed", exc_info=True)
             await delivery.abandon(batcher)
     except SinkError as exc:  # the start-up check failed: nothing was sent
-        error = str(exc)
-        stopped_by = "error"
+        error, stopped_by = stop_reason(exc)
     finally:
         close_error = await close_sink(the_sink, stats)
         if close_error is not None and error is None:

@@ -133,3 +133,32 @@ def test_file_sink_summary_names_the_output_path(tmp_path) -> None:
     shown = invoke("run", "--sink", "file", "--out", str(out), "--count", "10", "--start", "2026-01-27",
                    env={"COLUMNS": "250"})  # fmt: skip
     assert any("destination" in line and str(out) in line for line in shown.output.splitlines())
+
+
+def test_summary_json_dash_writes_only_json_to_stdout() -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["run", "--sink", "null", "--count", "300", "--start", "2026-01-27", "--summary-json", "-"],
+        env={},
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["generated"] == summary["delivered"] == 300
+    assert "netflix-producer summary" in result.stderr, "the table goes to stderr"
+
+
+def test_summary_json_dash_and_the_stdout_sink_cannot_share_stdout() -> None:
+    result = invoke("run", "--sink", "stdout", "--summary-json", "-", "--count", "5", "--start", "2026-01-27")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert "--summary-json - and --sink stdout both write to stdout" in lines[0]
+
+
+def test_stdout_sink_summary_goes_to_stderr() -> None:
+    result = CliRunner().invoke(
+        cli, ["run", "--sink", "stdout", "--count", "20", "--start", "2026-01-27"], env={}
+    )
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 20
+    assert "netflix-producer summary" in result.stderr and "generated" in result.stderr
