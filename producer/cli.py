@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.shell_completion import CompletionItem
 from rich.console import Console
 
 from producer import __version__
-from producer.config import SETTINGS, Settings, parse_speed, resolve
+from producer.config import SETTINGS, SINKS, TRANSPORTS, Settings, parse_speed, resolve
 from producer.errors import ConfigError, ProducerError
 from producer.live import LiveView, render_summary
 from producer.runner import EventClock, run
@@ -42,6 +43,83 @@ _REPLAY_SETTINGS = frozenset(
 )  # fmt: skip
 
 
+def _expected(choices: tuple[str, ...] | list[str]) -> str:
+    return f"{choices[0]} or {choices[1]}" if len(choices) == 2 else "one of " + ", ".join(choices)
+
+
+class _Choice(click.Choice[str]):
+    """A fixed set of values: shown in --help, completed by the shell, one-line errors."""
+
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        super().__init__(choices, case_sensitive=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r}: expected {_expected([str(c) for c in self.choices])}", param, ctx)
+
+
+class _IntRange(click.IntRange):
+    """A whole number within bounds, with the project's one-line error."""
+
+    def __init__(self, lo: int, hi: int, why: str = "") -> None:
+        super().__init__(lo, hi)
+        self.why = why
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            why = f" ({self.why})" if self.why else ""
+            self.fail(f"{value!r}: expected a whole number within {self.min}..{self.max}{why}", param, ctx)
+
+
+class _Share(click.FloatRange):
+    """A share within [0, 1]."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0, 1.0)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r}: expected a share within [0, 1], e.g. 0.05", param, ctx)
+
+
+#: Settings with fixed values or bounds; the others are parsed by config.resolve (rates,
+#: sizes, durations and counts take suffixes such as 5k/s, 5MiB, 10m, 1e6).
+_TYPES: dict[str, click.ParamType[Any]] = {
+    "sink": _Choice(SINKS),
+    "transport": _Choice(TRANSPORTS),
+    "partition_key": _Choice(("user_id", "session_id", "random")),
+    "max_in_flight": _IntRange(1, 64),
+    "max_attempts": _IntRange(1, 50),
+    "batch_records": _IntRange(1, 500, "PutRecordBatch takes at most 500 records"),
+    "throttle_rate": _Share(),
+    "call_failure_rate": _Share(),
+}
+
+
+def _complete_scenario(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shipped scenario names; anything that looks like a path is left to the shell."""
+    from producer.scenario import shipped_scenarios
+
+    if "/" in incomplete or incomplete.startswith("."):
+        return [CompletionItem(incomplete, type="file")]
+    names = [p.stem for p in shipped_scenarios()]
+    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+def _complete_query(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shipped query names, in the dashed form the examples use."""
+    from producer.query import named_queries
+
+    names = [stem.replace("_", "-") for stem in named_queries()]
+    return [CompletionItem(n) for n in names if n.startswith(incomplete.replace("_", "-"))]
+
+
 def _settings_options(func: Callable[..., Any], only: frozenset[str] | None = None) -> Callable[..., Any]:
     """One click option per setting, help and env var taken from the settings table."""
     for s in reversed(SETTINGS):
@@ -51,6 +129,8 @@ def _settings_options(func: Callable[..., Any], only: frozenset[str] | None = No
         help_text = f"{s.help}{default} [env: {s.env}]"
         if s.name in _FLAGS:
             func = click.option(s.flag, s.name, is_flag=True, default=None, help=help_text)(func)
+        elif s.name in _TYPES:
+            func = click.option(s.flag, s.name, default=None, type=_TYPES[s.name], help=help_text)(func)
         else:
             func = click.option(s.flag, s.name, default=None, metavar="TEXT", help=help_text)(func)
     return func
@@ -71,6 +151,12 @@ class _Cli(click.Group):
             return super().invoke(ctx)
         except ProducerError as exc:
             raise _UserError(str(exc)) from None
+        except click.BadParameter as exc:
+            # One line in the project's form: "invalid --sink 'kafka': expected one of ...".
+            param = exc.param
+            name = param.opts[0] if param is not None and param.opts else (exc.param_hint or "value")
+            msg = f"invalid {name} {exc.message}"
+            raise _UserError(msg) from None
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -85,6 +171,7 @@ def cli() -> None:
     "scenario",
     default=None,
     metavar="NAME|PATH",
+    shell_complete=_complete_scenario,
     help="A scenario file, or the name of a shipped one (see 'scenarios list'); flags and "
     "environment variables override its values. [env: NETFLIX_PRODUCER_SCENARIO]",
 )
@@ -218,7 +305,7 @@ def scenarios_list() -> None:
 
 
 @scenarios_group.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=_complete_scenario)
 def scenarios_show(name: str) -> None:
     """Print a shipped scenario (or any scenario file)."""
     from producer.scenario import find_scenario
@@ -252,7 +339,14 @@ def world_group() -> None:
 
 @world_group.command("export")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Directory to write.")
-@click.option("--format", "fmt", default="parquet", show_default=True, help="parquet or csv.")
+@click.option(
+    "--format",
+    "fmt",
+    default="parquet",
+    show_default=True,
+    type=_Choice(("parquet", "csv")),
+    help="File format of the tables.",
+)
 @click.option("--seed", default="42", show_default=True, help="World seed (use the run's seed).")
 @click.option("--accounts", default=None, help="Accounts in the population [default: 250000].")
 @click.option("--titles", default=None, help="Titles in the catalog [default: 16000].")
@@ -260,9 +354,6 @@ def world_export(out: Path, fmt: str, seed: str, accounts: str | None, titles: s
     """Write the catalog and population as dimension tables (titles, playables, accounts, profiles)."""
     flags = {"seed": seed, "accounts": accounts, "titles": titles}
     settings = resolve({k: v for k, v in flags.items() if v is not None})
-    if fmt not in ("parquet", "csv"):
-        msg = f"invalid --format {fmt!r}: expected parquet or csv"
-        raise ConfigError(msg)
     world = World(WorldConfig(seed=settings.seed, accounts=settings.accounts, titles=settings.titles))
     try:
         paths = world.export(out, fmt)
@@ -436,24 +527,6 @@ def _lake_defaults(lake_dir: str | None = None) -> tuple[Path, Path]:
     return raw_root(settings.lake_dir, settings.prefix), settings.lake_dir / "processed"
 
 
-def _ratio(text: str, flag: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        msg = f"invalid {flag} {text!r}: expected a share within [0, 1], e.g. 0.05"
-        raise ConfigError(msg)
-    return value
-
-
-def _null_event_ts(text: str) -> str:
-    if text not in _NULL_EVENT_TS:
-        msg = f"invalid --null-event-ts {text!r}: expected quarantine or default_partition"
-        raise ConfigError(msg)
-    return text
-
-
 def _print_dq_report(report: dict[str, Any], console: Console) -> None:
     from rich.table import Table
 
@@ -531,14 +604,15 @@ def _etl(
     "null_event_ts",
     default="quarantine",
     show_default=True,
-    metavar="quarantine|default_partition",
+    type=_Choice(_NULL_EVENT_TS),
     help="Rows without event_ts: quarantine them, or keep them in event_date=__HIVE_DEFAULT_PARTITION__ "
     "as the original pipeline did.",
 )
 @click.option(
     "--max-quarantine-ratio",
-    default="0.05",
+    default=0.05,
     show_default=True,
+    type=_Share(),
     help="Fail when a larger share of the rows read is quarantined.",
 )
 @click.option(
@@ -559,7 +633,7 @@ def etl_command(
     quarantine: Path | None,
     report_dir: Path | None,
     null_event_ts: str,
-    max_quarantine_ratio: str,
+    max_quarantine_ratio: float,
     volume_anomaly_factor: str,
     fail_on_volume_anomaly: bool,
     incremental: bool,
@@ -588,8 +662,8 @@ def etl_command(
         processed or default_processed,
         quarantine=quarantine,
         report_dir=report_dir,
-        null_event_ts=_null_event_ts(null_event_ts),
-        max_quarantine_ratio=_ratio(max_quarantine_ratio, "--max-quarantine-ratio"),
+        null_event_ts=null_event_ts,
+        max_quarantine_ratio=max_quarantine_ratio,
         volume_anomaly_factor=factor,
         fail_on_volume_anomaly=fail_on_volume_anomaly,
         incremental=incremental,
@@ -628,7 +702,7 @@ def _print_query_result(result: Any, fmt: str, title: str | None = None) -> None
 
 
 @cli.command("query")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=_complete_query)
 @click.option("--sql", "sql", default=None, help="Run this Athena (Trino) SQL instead of a shipped query.")
 @click.option(
     "--file", "sql_file", type=click.Path(path_type=Path), default=None, help="Run the SQL in this file."
@@ -646,7 +720,14 @@ def _print_query_result(result: Any, fmt: str, title: str | None = None) -> None
     help="Quarantine written by 'etl', queryable as quarantined_netflix_events "
     "[default: quarantine/ next to --processed].",
 )
-@click.option("--format", "fmt", default="table", show_default=True, help="table, csv or json.")
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    show_default=True,
+    type=_Choice(("table", "csv", "json")),
+    help="Output format.",
+)
 def query_command(
     name: str | None,
     sql: str | None,
@@ -670,9 +751,6 @@ def query_command(
     from producer.etl import default_quarantine_dir
     from producer.query import find_query, named_queries, query_description, run_query
 
-    if fmt not in ("table", "csv", "json"):
-        msg = f"invalid --format {fmt!r}: expected table, csv or json"
-        raise ConfigError(msg)
     given = [x for x in (name, sql, sql_file) if x is not None]
     if len(given) > 1:
         msg = "give one of NAME, --sql and --file"
@@ -702,6 +780,7 @@ def query_command(
     "scenario",
     default=None,
     metavar="NAME|PATH",
+    shell_complete=_complete_scenario,
     help="A scenario file, or the name of a shipped one. [env: NETFLIX_PRODUCER_SCENARIO]",
 )
 @click.option("--count", default=None, help="Events to produce [default: the scenario's, else 20000].")
@@ -711,18 +790,22 @@ def query_command(
     "null_event_ts",
     default="quarantine",
     show_default=True,
-    metavar="quarantine|default_partition",
+    type=_Choice(_NULL_EVENT_TS),
     help="What the ETL does with rows without event_ts.",
 )
 @click.option(
-    "--max-quarantine-ratio", default="0.05", show_default=True, help="The ETL's quarantine threshold."
+    "--max-quarantine-ratio",
+    default=0.05,
+    show_default=True,
+    type=_Share(),
+    help="The ETL's quarantine threshold.",
 )
 def pipeline_command(
     scenario: str | None,
     count: str | None,
     lake_dir: str | None,
     null_event_ts: str,
-    max_quarantine_ratio: str,
+    max_quarantine_ratio: float,
 ) -> None:
     """The whole pipeline locally: produce into the lake, ETL, data-quality report, queries.
 
@@ -742,8 +825,7 @@ def pipeline_command(
     from producer.scenario import resolve_run
 
     scenario = scenario or os.environ.get("NETFLIX_PRODUCER_SCENARIO") or None
-    null_event_ts = _null_event_ts(null_event_ts)
-    ratio = _ratio(max_quarantine_ratio, "--max-quarantine-ratio")
+    ratio = max_quarantine_ratio
     flags: dict[str, Any] = {"sink": "lake"}
     if lake_dir is not None:
         flags["lake_dir"] = lake_dir
