@@ -784,7 +784,12 @@ def query_command(
     help="A scenario file, or the name of a shipped one. [env: NETFLIX_PRODUCER_SCENARIO]",
 )
 @click.option("--count", default=None, help="Events to produce [default: the scenario's, else 20000].")
-@click.option("--lake-dir", "lake_dir", default=None, help="Root of the local lake [default: ./lake].")
+@click.option(
+    "--lake-dir",
+    "lake_dir",
+    default=None,
+    help="Root of the local lake [default: a fresh ./lake-pipeline/<scenario>/<time>/].",
+)
 @click.option(
     "--null-event-ts",
     "null_event_ts",
@@ -812,6 +817,8 @@ def pipeline_command(
     Events are produced in simulated time (from the scenario's clock, else from
     today 00:00 UTC) into the lake, as Firehose would have written them; then the
     Glue job runs on a local Spark, then every query of queries/ runs on DuckDB.
+    Each run has a lake of its own (./lake-pipeline/<scenario>/<time>/) unless
+    --lake-dir or NETFLIX_PRODUCER_LAKE_DIR says where.
 
     \b
     Examples:
@@ -837,10 +844,16 @@ def pipeline_command(
         flags["start"] = today.isoformat()
     if settings.count is None and settings.duration_s is None and settings.end is None:
         flags["count"] = "20000"
+    if lake_dir is None and settings.lake_dir == Path("./lake"):
+        # Not told where (flag, environment or scenario): a lake of this run's own, so
+        # that earlier runs' events (the README's other examples) never mix into it.
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        flags["lake_dir"] = str(Path("lake-pipeline") / (settings.scenario or "default") / stamp)
     if len(flags) > 1 + (lake_dir is not None) + (count is not None):
         settings = resolve_run(flags, scenario=scenario)
 
     console = Console()
+    console.print(f"pipeline lake: [bold]{settings.lake_dir}[/]", highlight=False)
     console.rule("[bold]1. produce[/] into the lake (simulated time)")
     summary = _run(settings)
     if summary.error:
@@ -862,7 +875,8 @@ def pipeline_command(
             result = athena.run(path.read_text(encoding="utf-8"))
             console.print(f"\n[bold]{stem}[/]: {query_description(path)}", highlight=False)
             _print_query_result(result, "table")
-    console.print(f"query again with: netflix-producer query NAME --processed {processed}")
+    console.print(f"pipeline lake: [bold]{settings.lake_dir}[/]", highlight=False)
+    console.print(f"query again with: netflix-producer query NAME --processed {processed}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:

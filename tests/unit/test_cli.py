@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -264,3 +265,21 @@ def test_fixed_values_are_case_insensitive_and_reach_the_settings(tmp_path) -> N
                     "--max-in-flight", "2", "--summary-json", str(out))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["sink"] == "null"
+
+
+def test_pipeline_writes_a_lake_of_its_own_and_says_where(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lake").mkdir()  # what the README's other examples leave behind
+    # Without Spark the pipeline stops at the ETL, after producing: enough to see where.
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    result = CliRunner().invoke(
+        cli, ["pipeline", "--scenario", "late-and-duplicates", "--count", "500"], env={"COLUMNS": "250"}
+    )
+    assert result.exit_code == 1 and "pipeline extra" in result.output
+    runs = list((tmp_path / "lake-pipeline" / "late-and-duplicates").iterdir())
+    assert len(runs) == 1 and list(runs[0].rglob("netflix-events-*")), "the events went to the run's own lake"
+    assert not any((tmp_path / "lake").iterdir()), "./lake is left alone"
+    where = str(Path("lake-pipeline") / "late-and-duplicates" / runs[0].name)
+    assert f"pipeline lake: {where}" in result.output
