@@ -249,10 +249,14 @@ def _run(settings: Settings, capture: Path | None = None) -> Summary:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
+    if capture is None:
+        hint = realtime_hint(settings)
+        if hint is not None:
+            click.echo(f"netflix-producer: {hint}", err=True)
     if quiet:
         summary = asyncio.run(main(None))
     else:
-        with LiveView(destination=destination) as view:
+        with LiveView(destination=destination, total=planned_events(settings)) as view:
             summary = asyncio.run(main(view))
     if to_stdout:
         _print_json(summary.to_dict())
@@ -263,6 +267,41 @@ def _run(settings: Settings, capture: Path | None = None) -> Summary:
         if settings.sink == "lake" and summary.delivered:
             Console(stderr=True).print(f"lake objects under [bold]{settings.lake_dir}[/]")
     return summary
+
+
+def planned_events(settings: Settings, start: float | None = None) -> int | None:
+    """How many events a finite run will generate (before data faults), None if unbounded."""
+    import time
+
+    schedule = settings.shape.bind(settings.start if settings.start is not None else (start or time.time()))
+    limits = [] if settings.count is None else [settings.count]
+    if settings.duration_s is not None:
+        limits.append(schedule.count_before(settings.duration_s))
+    if settings.end is not None and settings.start is not None:
+        limits.append(schedule.count_before(settings.end - settings.start))
+    return min(limits) if limits else None
+
+
+def realtime_hint(settings: Settings, *, longer_than_s: float = 60.0) -> str | None:
+    """One line warning that a finite realtime run will take a while, or None."""
+    import time
+
+    if settings.start is not None:
+        return None
+    total = planned_events(settings, time.time())
+    if total is None or total < 1:
+        return None
+    # The last event's time on the schedule is when the run ends.
+    seconds = float(settings.shape.bind(time.time()).offsets(total - 1, 1)[0])
+    if settings.duration_s is not None:
+        seconds = min(seconds, settings.duration_s)
+    if seconds <= longer_than_s:
+        return None
+    took = f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min"
+    return (
+        f"runs in real time at {settings.target_rate:,.0f}/s: about {took}; "
+        "add --start <time> to generate as fast as possible"
+    )
 
 
 def _print_json(data: dict[str, Any]) -> None:
