@@ -268,12 +268,16 @@ def test_fixed_values_are_case_insensitive_and_reach_the_settings(tmp_path) -> N
 
 
 def test_pipeline_writes_a_lake_of_its_own_and_says_where(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
+    import producer.etl
+    from producer.errors import ConfigError
+
+    def no_spark(*args: object, **kwargs: object) -> None:
+        raise ConfigError("no Spark here: the ETL needs the pipeline extra")
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "lake").mkdir()  # what the README's other examples leave behind
     # Without Spark the pipeline stops at the ETL, after producing: enough to see where.
-    monkeypatch.setitem(sys.modules, "pyspark", None)
+    monkeypatch.setattr(producer.etl, "run_etl", no_spark)
     result = CliRunner().invoke(
         cli, ["pipeline", "--scenario", "late-and-duplicates", "--count", "500"], env={"COLUMNS": "250"}
     )
