@@ -129,7 +129,7 @@ SETTINGS: tuple[Setting, ...] = (
             help="Records per batch (1..500, the PutRecordBatch limit)."),
     Setting(name="dead_letter", flag="--dead-letter", default="dead-letters.ndjson",
             help="File for records the sink did not accept (created only if needed)."),
-    Setting(name="summary_json", flag="--summary-json", default=None, help="Write the summary as JSON here."),
+    Setting(name="summary_json", flag="--summary-json", default=None, help="Write the summary as JSON here ('-': to stdout)."),
     Setting(name="quiet", flag="--quiet", default="false", help="No live view and no summary table."),
 )  # fmt: skip
 

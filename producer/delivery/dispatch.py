@@ -11,12 +11,15 @@ from typing import Protocol
 
 from producer.delivery.batching import Batcher, PackedBatch
 from producer.delivery.deadletter import DeadLetterFile
-from producer.errors import SinkError
+from producer.errors import OutputClosedError, SinkError
 from producer.runtime.clock import Clock
 from producer.runtime.stats import RunStats
 from producer.sinks.base import BatchResult, Sink
 
-__all__ = ["CaptureLike", "Dispatcher", "ManifestLike", "close_sink", "settle"]
+__all__ = ["CaptureLike", "Dispatcher", "ManifestLike", "close_sink", "settle", "stop_reason"]
+
+#: ``stopped_by`` of a run whose reader closed the output: a normal end.
+PIPE_CLOSED = "pipe-closed"
 
 
 class ManifestLike(Protocol):
@@ -189,6 +192,11 @@ class Dispatcher:
 
     def dead_letter_unsent(self, records: list[bytes]) -> None:
         """Records that will never be sent because the run stopped on an error."""
+        if isinstance(self.fatal, OutputClosedError):
+            # Nobody is reading any more: the records are simply not delivered, and a
+            # dead-letter file of everything after a `| head` would help no one.
+            self.stats.failed += sum(r.count(b"\n") for r in records) if self.packed else len(records)
+            return
         reason = str(self.fatal) if self.fatal else "run stopped"
         for r in records:
             for event in r.splitlines(keepends=True) if self.packed else [r]:
@@ -207,6 +215,13 @@ async def close_sink(sink: Sink, stats: RunStats) -> str | None:
         stats.failed += exc.lost
         return str(exc)
     return None
+
+
+def stop_reason(exc: SinkError) -> tuple[str | None, str]:
+    """The run's ``(error, stopped_by)`` after the sink raised ``exc``."""
+    if isinstance(exc, OutputClosedError):
+        return None, PIPE_CLOSED
+    return str(exc), "error"
 
 
 def settle(stats: RunStats) -> None:

@@ -78,13 +78,20 @@ def default_report_dir(processed: Path) -> Path:
     return processed.parent / "dq-reports"
 
 
+#: The ETL's packages come with the ``pipeline`` extra, pinned to what Glue 5.0 runs.
+_NEEDS_PYSPARK = (
+    "the ETL needs pyspark 3.5.4 (Glue 5.0's Spark), part of the pipeline extra: "
+    "pip install 'netflix-producer[pipeline]' (in a checkout: pip install -e '.[pipeline]')"
+)
+
+
 @cache
 def load_glue_job(path: Path = GLUE_SCRIPT) -> ModuleType:
     """Import the Glue script by path (it needs pyspark, never awsglue, to import)."""
     try:
         import pyspark  # noqa: F401
     except ImportError as exc:
-        msg = "the ETL needs pyspark 3.5.4 (Glue 5.0's Spark): pip install 'pyspark==3.5.4'"
+        msg = _NEEDS_PYSPARK
         raise ConfigError(msg) from exc
     if not path.is_file():
         msg = f"the Glue script {path} is missing"
@@ -114,7 +121,7 @@ def local_spark(*, java_options: str = "", app_name: str = "netflix-producer-etl
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
-        msg = "the ETL needs pyspark 3.5.4 (Glue 5.0's Spark): pip install 'pyspark==3.5.4'"
+        msg = _NEEDS_PYSPARK
         raise ConfigError(msg) from exc
     # Python workers (if any) run this interpreter, not whatever python3 is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

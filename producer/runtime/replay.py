@@ -17,7 +17,7 @@ from pathlib import Path
 
 from producer.config.settings import Settings
 from producer.delivery.deadletter import DeadLetterFile
-from producer.delivery.dispatch import Dispatcher, close_sink, settle
+from producer.delivery.dispatch import Dispatcher, close_sink, settle, stop_reason
 from producer.errors import SinkError
 from producer.runtime.clock import Clock, SystemClock
 from producer.runtime.runner import EventClock, Observer
@@ -96,12 +96,10 @@ async def replay(
                     await asyncio.sleep(0)
             await dispatch.finish(batcher)
         except SinkError as exc:
-            error = str(exc)
-            stopped_by = "error"
+            error, stopped_by = stop_reason(exc)
             await dispatch.abandon(batcher)
     except SinkError as exc:
-        error = str(exc)
-        stopped_by = "error"
+        error, stopped_by = stop_reason(exc)
     finally:
         close_error = await close_sink(the_sink, stats)
         if close_error is not None and error is None:

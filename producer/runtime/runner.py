@@ -18,7 +18,7 @@ import numpy as np
 from producer.config.settings import Settings
 from producer.delivery.batching import Batcher
 from producer.delivery.deadletter import DeadLetterFile
-from producer.delivery.dispatch import CaptureLike, Dispatcher, ManifestLike, close_sink, settle
+from producer.delivery.dispatch import CaptureLike, Dispatcher, ManifestLike, close_sink, settle, stop_reason
 from producer.errors import SinkError
 from producer.generation.data_faults import DataFaultInjector
 from producer.generation.encode import encode_block
@@ -103,13 +103,15 @@ async def run(
     pacer: Pacer | None = None
     started = clock.monotonic()
     try:
+        # A local sink names its destination up front; a remote one once checked.
+        stats.destination = str(getattr(the_sink, "destination", ""))
         opener = getattr(the_sink, "open", None)
         if opener is not None and settings.check:
             stats.destination = await opener()
         if settings.manifest is not None:
             from producer.delivery.manifest import ManifestWriter
 
-            manifest = ManifestWriter(settings.manifest)
+            manifest = ManifestWriter(settings.manifest, clock=stats.clock)
         generator = SessionGenerator(world, schedule, seed=settings.seed, params=params)
         generator.prepare()
         if realtime:
@@ -215,13 +217,11 @@ async def run(
                 await delivery.submit_all(batcher, held, clock.monotonic())
             await delivery.finish(batcher)
         except SinkError as exc:
-            error = str(exc)
-            stopped_by = "error"
+            error, stopped_by = stop_reason(exc)
             logger.debug("sink failed", exc_info=True)
             await delivery.abandon(batcher)
     except SinkError as exc:  # the start-up check failed: nothing was sent
-        error = str(exc)
-        stopped_by = "error"
+        error, stopped_by = stop_reason(exc)
     finally:
         close_error = await close_sink(the_sink, stats)
         if close_error is not None and error is None:
