@@ -36,7 +36,7 @@ from producer.runner import run
 from producer.sinks.factory import open_sink
 from producer.world import World
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]  # a real local Spark session
 
 JOB = load_glue_job()
 EVENT_TYPES = set(JOB.EVENT_TYPES)
