@@ -339,6 +339,7 @@ def test_work_dir_is_used_and_cleaned(tmp_path: Path, landed: tuple[Path, Path, 
     assert list(work.iterdir()) == []
 
 
+@pytest.mark.slow  # a million ids
 def test_a_million_ids_in_bounded_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     n, lost = 1_000_000, 1000
     raw = np.frombuffer(np.random.default_rng(1).bytes(16 * n), dtype=np.uint8).reshape(n, 16)
