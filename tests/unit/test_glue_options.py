@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -206,3 +207,11 @@ def test_bad_flag_values_end_with_one_line(tmp_path: Any, args: list[str], messa
     result = CliRunner().invoke(cli, ["etl", "--raw", str(tmp_path), *args])
     assert result.exit_code == 1
     assert result.output == f"netflix-producer: error: {message}\n"
+
+
+def test_the_pipeline_docs_list_every_job_argument_with_its_default() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "pipeline.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `--(\w+)` \| ([^|]+) \|", text, flags=re.MULTILINE))
+    declared = {o.name: f"`{o.default_text}`" for o in job_options()}
+    declared["incremental"] = "from `--job-bookmark-option`"  # unset in Glue: the bookmark decides
+    assert {name: rows.get(name, "").strip() for name in declared} == declared
