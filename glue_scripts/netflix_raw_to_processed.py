@@ -379,14 +379,14 @@ JobOptions = make_dataclass(
 
 def resolve_job_options(
     argv: Sequence[str], get_resolved_options: Callable[[Sequence[str], list[str]], dict[str, str]]
-) -> tuple[Any, dict[str, str]]:
+) -> tuple[JobOptions, dict[str, str]]:
     """Parse Glue's ``sys.argv`` with ``awsglue.utils.getResolvedOptions`` (passed in).
 
     ``getResolvedOptions`` only knows required arguments, so optional ones are asked
     for only when present. Without ``--incremental``, the job's bookmark option
     decides: ``job-bookmark-enable`` or ``-pause`` read only new objects (Glue's own
     bookmarks track DynamicFrame sources only; this job keeps its watermark in its
-    reports). Returns the :data:`JobOptions` and the raw argument dict (for ``Job.init``).
+    reports). Returns the options and the raw argument dict (for ``Job.init``).
     """
     present = [name for name in OPTIONAL_ARGS if f"--{name}" in argv]
     args = dict(get_resolved_options(argv, [*REQUIRED_ARGS, *present]))
