@@ -235,9 +235,7 @@ SCHEMA: dict[str, Any] = {
         ),
     },
     "sink": {
-        "type": Key(
-            "string", "lake, firehose, kinesis, s3, stdout, file, null.", _setting("sink"), names=SINKS
-        ),
+        "type": Key("string", ", ".join(SINKS) + ".", _setting("sink"), names=SINKS),
         "lake_dir": Key("string", "Root of the local lake.", _setting("lake_dir")),
         "stream": Key("string", "Firehose or Kinesis stream name.", _setting("stream")),
         "prefix": Key("string", "S3 prefix with Firehose timestamp expressions."),

@@ -86,6 +86,13 @@ def default_report_dir(processed: Path) -> Path:
     return processed.parent / "dq-reports"
 
 
+#: The ETL's packages come with the ``pipeline`` extra, pinned to what Glue 5.0 runs.
+_NEEDS_PYSPARK = (
+    "the ETL needs pyspark 3.5.4 (Glue 5.0's Spark), part of the pipeline extra: "
+    "pip install 'netflix-producer[pipeline]' (in a checkout: pip install -e '.[pipeline]')"
+)
+
+
 class JobOption(Protocol):
     """One of the job's options, as the script declares it (``JobOption`` there)."""
 
@@ -97,6 +104,10 @@ class JobOption(Protocol):
     def default(self) -> str | int | float | bool: ...
     @property
     def help(self) -> str: ...
+    @property
+    def minimum(self) -> float | None: ...
+    @property
+    def maximum(self) -> float | None: ...
     @property
     def choices(self) -> tuple[str, ...]: ...
     @property
@@ -132,12 +143,13 @@ def load_glue_script(path: Path = GLUE_SCRIPT) -> ModuleType:
     return module
 
 
+@cache
 def load_glue_job(path: Path = GLUE_SCRIPT) -> ModuleType:
     """The Glue script, ready to run: as :func:`load_glue_script`, once pyspark is there."""
     try:
         import pyspark  # noqa: F401
     except ImportError as exc:
-        msg = "the ETL needs pyspark 3.5.4 (Glue 5.0's Spark): pip install 'pyspark==3.5.4'"
+        msg = _NEEDS_PYSPARK
         raise ConfigError(msg) from exc
     return load_glue_script(path)
 
@@ -175,7 +187,7 @@ def local_spark(*, java_options: str = "", app_name: str = "netflix-producer-etl
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
-        msg = "the ETL needs pyspark 3.5.4 (Glue 5.0's Spark): pip install 'pyspark==3.5.4'"
+        msg = _NEEDS_PYSPARK
         raise ConfigError(msg) from exc
     # Python workers (if any) run this interpreter, not whatever python3 is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -18,6 +18,8 @@ import pytest
 
 from producer.config.scenario import SHIPPED_DIR, load_scenario, shipped_scenarios
 
+pytestmark = pytest.mark.slow  # every test here runs the command in a process
+
 #: Events per run: a few thousand, enough for every fault to show.
 COUNT = 5000
 #: schema-drift starts at 11:59:30 at 200/s and changes at 12:00: 6,000 events in.

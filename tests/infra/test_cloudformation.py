@@ -139,6 +139,7 @@ def raw_zone() -> str:
 # ------------------------------------------------------------------ linters
 
 
+@pytest.mark.slow  # runs a process
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
 def test_cfn_lint_reports_no_error_and_no_warning(path: Path) -> None:
     command = [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())"]
@@ -541,6 +542,7 @@ def test_named_queries_default_to_the_pipelines_workgroup_and_database(template:
         assert name in template["Outputs"], name
 
 
+@pytest.mark.slow  # runs a process
 def test_sync_script_agrees_that_the_named_queries_are_current() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "infra" / "sync_named_queries.py"), "--check"],

@@ -26,6 +26,8 @@ import pytest
 pytest.importorskip("pyspark", reason="the Spark tests need pyspark==3.5.4")
 pytest.importorskip("duckdb", reason="the query checks need duckdb>=1.5.6")
 
+from producer.sinks.registry import open_sink
+
 from producer.config.settings import resolve
 from producer.errors import DataQualityError
 from producer.generation.data_faults import DataFaults, Fault, SchemaDrift
@@ -34,9 +36,8 @@ from producer.pipeline.etl import load_glue_job, run_etl
 from producer.pipeline.query import LocalAthena, named_queries
 from producer.runtime.clock import ManualClock
 from producer.runtime.runner import run
-from producer.sinks.factory import open_sink
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]  # a real local Spark session
 
 JOB = load_glue_job()
 EVENT_TYPES = set(JOB.EVENT_TYPES)
