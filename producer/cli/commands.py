@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.shell_completion import CompletionItem
@@ -28,6 +28,9 @@ from producer.generation.world import World, WorldConfig
 from producer.runtime.runner import EventClock, run
 from producer.runtime.stats import Summary
 from producer.sinks.base import Sink
+
+if TYPE_CHECKING:
+    from producer.pipeline.etl import JobOption
 
 __all__ = ["main"]
 
@@ -570,8 +573,6 @@ def verify_command(
 
 # -- the downstream pipeline: the Glue job on a local Spark, the Athena queries on DuckDB --
 
-_NULL_EVENT_TS = ("quarantine", "default_partition")
-
 
 def _lake_defaults(lake_dir: str | None = None) -> tuple[Path, Path]:
     """The configured lake's raw zone and processed table directory."""
@@ -579,6 +580,48 @@ def _lake_defaults(lake_dir: str | None = None) -> tuple[Path, Path]:
 
     settings = resolve({"lake_dir": lake_dir} if lake_dir else {})
     return raw_root(settings.lake_dir, settings.prefix), settings.lake_dir / "processed"
+
+
+def _etl_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """One click option per job option the local ETL takes (or those ``names``), from the
+    Glue script's declarations: flag, default and help."""
+    from producer.pipeline.etl import job_options
+
+    chosen = [o for o in job_options(local=True) if not names or o.name in names]
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for o in reversed(chosen):
+            kind = _etl_type(o)
+            if o.kind is bool:
+                func = click.option(o.flag, o.name, is_flag=True, help=o.help)(func)
+            elif kind is not None:
+                func = click.option(
+                    o.flag, o.name, default=o.default, show_default=True, type=kind, help=o.help
+                )(func)
+            else:
+                func = click.option(o.flag, o.name, default=o.default_text, show_default=True, help=o.help)(
+                    func
+                )
+        return func
+
+    return decorate
+
+
+def _etl_type(option: JobOption) -> click.ParamType[Any] | None:
+    """The click type of a job option whose values click can check (and complete)."""
+    if option.choices:
+        return _Choice(option.choices)
+    if option.kind is float and (option.minimum, option.maximum) == (0.0, 1.0):
+        return _Share()
+    return None
+
+
+def _etl_values(given: dict[str, Any]) -> dict[str, Any]:
+    """The job options from their flags: those click did not check, checked by their declaration."""
+    from producer.pipeline.etl import job_options, parse_option
+
+    untyped = {o.name for o in job_options() if o.kind is not bool and _etl_type(o) is None}
+    return {name: parse_option(name, value) if name in untyped else value for name, value in given.items()}
 
 
 def _print_dq_report(report: dict[str, Any], console: Console) -> None:
@@ -601,11 +644,7 @@ def _etl(
     *,
     quarantine: Path | None,
     report_dir: Path | None,
-    null_event_ts: str,
-    max_quarantine_ratio: float,
-    volume_anomaly_factor: float = 3.0,
-    fail_on_volume_anomaly: bool = False,
-    incremental: bool = False,
+    **options: Any,
 ) -> dict[str, Any]:
     from producer.errors import DataQualityError
     from producer.pipeline.etl import run_etl
@@ -617,11 +656,7 @@ def _etl(
             processed,
             quarantine=quarantine,
             report_dir=report_dir,
-            null_event_ts=null_event_ts,
-            max_quarantine_ratio=max_quarantine_ratio,
-            volume_anomaly_factor=volume_anomaly_factor,
-            fail_on_volume_anomaly=fail_on_volume_anomaly,
-            incremental=incremental,
+            **options,
         )
     except DataQualityError as exc:
         _print_dq_report(dict(exc.report), console)
@@ -653,44 +688,13 @@ def _etl(
     default=None,
     help="Data-quality reports (JSON) [default: dq-reports/ next to --processed].",
 )
-@click.option(
-    "--null-event-ts",
-    "null_event_ts",
-    default="quarantine",
-    show_default=True,
-    type=_Choice(_NULL_EVENT_TS),
-    help="Rows without event_ts: quarantine them, or keep them in event_date=__HIVE_DEFAULT_PARTITION__ "
-    "as the original pipeline did.",
-)
-@click.option(
-    "--max-quarantine-ratio",
-    default=0.05,
-    show_default=True,
-    type=_Share(),
-    help="Fail when a larger share of the rows read is quarantined.",
-)
-@click.option(
-    "--volume-anomaly-factor",
-    default="3",
-    show_default=True,
-    help="Flag a date whose rows are this many times above or below the median of earlier dates (0: off).",
-)
-@click.option("--fail-on-volume-anomaly", is_flag=True, help="Fail the run on a volume anomaly.")
-@click.option(
-    "--incremental",
-    is_flag=True,
-    help="Read only raw objects modified after the last committed run (less 60 minutes).",
-)
+@_etl_options()
 def etl_command(
     raw: Path | None,
     processed: Path | None,
     quarantine: Path | None,
     report_dir: Path | None,
-    null_event_ts: str,
-    max_quarantine_ratio: float,
-    volume_anomaly_factor: str,
-    fail_on_volume_anomaly: bool,
-    incremental: bool,
+    **options: Any,
 ) -> None:
     """Run the Glue job (glue_scripts/netflix_raw_to_processed.py) on a local Spark.
 
@@ -704,23 +708,12 @@ def etl_command(
       netflix-producer etl --null-event-ts default_partition --max-quarantine-ratio 0.1
     """
     default_raw, default_processed = _lake_defaults()
-    try:
-        factor = float(volume_anomaly_factor)
-    except ValueError:
-        factor = -1.0
-    if factor != 0 and factor < 1:
-        msg = f"invalid --volume-anomaly-factor {volume_anomaly_factor!r}: expected 0 (off) or a factor >= 1"
-        raise ConfigError(msg)
     _etl(
         raw or default_raw,
         processed or default_processed,
         quarantine=quarantine,
         report_dir=report_dir,
-        null_event_ts=null_event_ts,
-        max_quarantine_ratio=max_quarantine_ratio,
-        volume_anomaly_factor=factor,
-        fail_on_volume_anomaly=fail_on_volume_anomaly,
-        incremental=incremental,
+        **_etl_values(options),
     )
 
 
@@ -844,27 +837,12 @@ def query_command(
     default=None,
     help="Root of the local lake [default: a fresh ./lake-pipeline/<scenario>/<time>/].",
 )
-@click.option(
-    "--null-event-ts",
-    "null_event_ts",
-    default="quarantine",
-    show_default=True,
-    type=_Choice(_NULL_EVENT_TS),
-    help="What the ETL does with rows without event_ts.",
-)
-@click.option(
-    "--max-quarantine-ratio",
-    default=0.05,
-    show_default=True,
-    type=_Share(),
-    help="The ETL's quarantine threshold.",
-)
+@_etl_options("null_event_ts", "max_quarantine_ratio")
 def pipeline_command(
     scenario: str | None,
     count: str | None,
     lake_dir: str | None,
-    null_event_ts: str,
-    max_quarantine_ratio: float,
+    **options: Any,
 ) -> None:
     """The whole pipeline locally: produce into the lake, ETL, data-quality report, queries.
 
@@ -886,7 +864,7 @@ def pipeline_command(
     from producer.pipeline.query import LocalAthena, named_queries, query_description
 
     scenario = scenario or os.environ.get("NETFLIX_PRODUCER_SCENARIO") or None
-    ratio = max_quarantine_ratio
+    etl_options = _etl_values(options)
     flags: dict[str, Any] = {"sink": "lake"}
     if lake_dir is not None:
         flags["lake_dir"] = lake_dir
@@ -920,8 +898,7 @@ def pipeline_command(
         processed,
         quarantine=None,
         report_dir=None,
-        null_event_ts=null_event_ts,
-        max_quarantine_ratio=ratio,
+        **etl_options,
     )
     console.rule("[bold]3. queries[/] (Athena SQL on DuckDB)")
     with LocalAthena(processed, quarantine=default_quarantine_dir(processed)) as athena:
