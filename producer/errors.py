@@ -17,6 +17,7 @@ __all__ = [
     "DataQualityError",
     "ProducerError",
     "SinkError",
+    "TransportError",
 ]
 
 
@@ -45,6 +46,20 @@ class SinkError(ProducerError):
         super().__init__(message)
         self.lost = lost
         self.result = result
+
+
+class TransportError(ProducerError):
+    """One call to a remote API failed as a whole. ``retryable`` says whether trying again can help.
+
+    Raised by the transports (the AWS error translation builds it) and caught by the
+    delivery retry loop, which retries it or stops the run with :class:`SinkError`.
+    """
+
+    def __init__(self, code: str, message: str, *, retryable: bool) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = retryable
 
 
 class DataQualityError(ProducerError):
