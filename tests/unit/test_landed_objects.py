@@ -38,6 +38,11 @@ def write(root: Path, name: str, data: bytes) -> None:
 
 @pytest.fixture
 def lake(tmp_path: Path) -> tuple[Path, Path]:
+    """The lake of :func:`build_lake`, and its manifest."""
+    return build_lake(tmp_path)
+
+
+def build_lake(tmp_path: Path) -> tuple[Path, Path]:
     """6 records in 3 data objects, among the files a local pipeline and Spark leave around them.
 
     The two readers used to disagree on this lake: ``lake summary`` read the GZIP object
