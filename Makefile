@@ -35,8 +35,9 @@ demo: $(STAMP)
 	@echo "  netflix-producer scenarios list                           # reproducible failure cases"
 
 ## pipeline: a faulty scenario end to end: produce, ETL with the data-quality report, queries
+##           (in a fresh lake of its own under lake-pipeline/, named at the start and end)
 pipeline: $(STAMP)
-	$(BIN)/netflix-producer pipeline --scenario late-and-duplicates --lake-dir $(LAKE)-pipeline
+	$(BIN)/netflix-producer pipeline --scenario late-and-duplicates
 
 ## test: lint, type-check, the templates' linters and the whole test suite
 test: lint lint-infra
@@ -105,7 +106,7 @@ lint-infra: $(STAMP) $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --directory infra/cloudformation --framework cloudformation \
 		--skip-download --compact --quiet
 
-## scenario-schema: rewrite scenarios/scenario.schema.json from producer/scenario.py (a test checks it)
+## scenario-schema: rewrite scenarios/scenario.schema.json from producer/config/scenario.py (a test checks it)
 .PHONY: scenario-schema
 scenario-schema: $(STAMP)
 	$(BIN)/netflix-producer scenarios schema > scenarios/scenario.schema.json

@@ -311,7 +311,7 @@ def client_producer(
     from producer.config.settings import resolve
     from producer.runtime.runner import EventClock, run
     from producer.sinks.base import BatchResult, Sink
-    from producer.sinks.factory import open_sink
+    from producer.sinks.registry import open_sink
 
     first_call: list[float] = []
 

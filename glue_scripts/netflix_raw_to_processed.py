@@ -27,21 +27,46 @@ duplicates removed.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import statistics
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, make_dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
 
 logger = logging.getLogger(__name__)
+
+
+class _OnFirstUse:
+    """A module imported when one of its names is first used.
+
+    The options, the data-quality rules and the reports need no Spark, so the script
+    imports (and its pure parts are tested) without pyspark; the transforms use these.
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        module: ModuleType = importlib.import_module(self._name)
+        return getattr(module, attr)
+
+
+if not TYPE_CHECKING:
+    F = _OnFirstUse("pyspark.sql.functions")
+    T = _OnFirstUse("pyspark.sql.types")
 
 JOB_NAME = "netflix-raw-to-processed"
 
@@ -79,7 +104,6 @@ REQUIRED_FIELDS: tuple[str, ...] = ("event_id", "user_id", "title_id", "event_ty
 #: always a unit mistake (milliseconds), quarantined rather than guessed at.
 EVENT_TS_MIN = 946_684_800.0
 EVENT_TS_MAX = 4_102_444_800.0
-NULL_EVENT_TS_OPTIONS: tuple[str, ...] = ("quarantine", "default_partition")
 #: Every quarantine reason, in the order the rules are checked (a row gets the first).
 QUARANTINE_REASONS: tuple[str, ...] = (
     "empty_record",
@@ -116,6 +140,8 @@ _FIREHOSE_NAME_DATE = (
     r"-(\d{4}-\d{2}-\d{2})-\d{2}-\d{2}-\d{2}-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}(?:\.gz)?$"
 )
 _INTEGER = r"^\s*-?[0-9]+\s*$"
+#: Earlier dates a date needs (each with at least ``volume_min_rows``) to have a baseline.
+MIN_BASELINE_DATES = 3
 
 
 class DataQualityFailure(Exception):
@@ -126,70 +152,229 @@ class DataQualityFailure(Exception):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class JobOptions:
-    """Everything a run needs; the Glue job arguments map one to one (``--raw_path``...)."""
+class JobOption:
+    """One optional job argument, declared once: Glue's ``--<name>``, the local ``etl``
+    command's ``--<name-with-hyphens>`` (when ``local``) and a :class:`JobOptions` field.
 
-    raw_path: str
-    processed_path: str
-    quarantine_path: str
-    report_path: str
-    null_event_ts: str = "quarantine"
-    #: Fail when more than this share of the rows read is quarantined.
-    max_quarantine_ratio: float = 0.05
-    #: Fail when fewer rows than this are read (0: an empty run is fine).
-    min_rows_read: int = 0
-    #: A date whose row count is over this factor above or below its baseline (the
-    #: median of the ``volume_baseline_days`` latest earlier dates) is an anomaly.
-    volume_anomaly_factor: float = 3.0
-    volume_baseline_days: int = 7
-    #: Dates with fewer rows are too small to judge or to judge by (a day holding only
-    #: late events); a date needs 3 such earlier dates to have a baseline.
-    volume_min_rows: int = 1000
-    fail_on_volume_anomaly: bool = False
-    #: Read only objects modified after the last committed run (less the lookback).
-    incremental: bool = False
-    lookback_minutes: float = 60.0
-    #: CloudWatch namespace for the run's metrics (Glue only); empty: none.
-    metrics_namespace: str = "NetflixPipeline"
-    job_name: str = JOB_NAME
+    ``minimum``/``maximum`` bound a number; with ``zero_off``, 0 (off) is allowed too.
+    ``choices`` are the only values of a string; ``none_word`` (or an empty value)
+    stands for the empty string. ``argument_default`` is the Glue argument's default
+    when it is not ``default`` as text.
+    """
 
-    def __post_init__(self) -> None:
-        if self.null_event_ts not in NULL_EVENT_TS_OPTIONS:
-            msg = f"--null_event_ts must be quarantine or default_partition (got {self.null_event_ts!r})"
-            raise ValueError(msg)
-        if not 0.0 <= self.max_quarantine_ratio <= 1.0:
-            msg = f"--max_quarantine_ratio must be within [0, 1] (got {self.max_quarantine_ratio!r})"
-            raise ValueError(msg)
-        if self.volume_anomaly_factor != 0 and self.volume_anomaly_factor < 1.0:
-            msg = f"--volume_anomaly_factor must be 0 (off) or >= 1 (got {self.volume_anomaly_factor!r})"
-            raise ValueError(msg)
-        if self.volume_baseline_days < 1:
-            msg = f"--volume_baseline_days must be at least 1 (got {self.volume_baseline_days!r})"
-            raise ValueError(msg)
-        if self.min_rows_read < 0 or self.lookback_minutes < 0 or self.volume_min_rows < 0:
-            msg = "--min_rows_read, --volume_min_rows and --lookback_minutes must not be negative"
-            raise ValueError(msg)
-        for name in ("processed_path", "quarantine_path", "report_path"):
-            if _inside(getattr(self, name), self.raw_path):
-                msg = f"--{name} {getattr(self, name)!r} is inside --raw_path {self.raw_path!r}"
-                raise ValueError(msg)
+    name: str
+    kind: type
+    default: str | int | float | bool
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    zero_off: bool = False
+    choices: tuple[str, ...] = ()
+    none_word: str = ""
+    local: bool = True
+    argument_default: str | None = None
+
+    @property
+    def flag(self) -> str:
+        """The local command's flag: ``--max-quarantine-ratio``."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def default_text(self) -> str:
+        """The Glue argument's default: ``0.05``, ``3``, ``false``."""
+        if self.argument_default is not None:
+            return self.argument_default
+        return _argument_text(self.default)
+
+    @property
+    def expected(self) -> str:
+        """What a value must be: ``within [0, 1]``, ``quarantine or default_partition``."""
+        if self.choices:
+            return " or ".join(self.choices)
+        if self.kind is bool:
+            return "true or false"
+        low, high = self.minimum, self.maximum
+        if self.zero_off and low is not None:
+            return f"0 (off) or >= {_argument_text(low)}"
+        if low is not None and high is not None:
+            return f"within [{_argument_text(low)}, {_argument_text(high)}]"
+        if low is not None:
+            return f"{_KIND_WORDS[self.kind]} >= {_argument_text(low)}"
+        return _KIND_WORDS[self.kind]
+
+    def parse(self, text: str) -> str | int | float | bool:
+        """The value of ``text``; ``ValueError`` when it is not one (see :meth:`problem`)."""
+        if self.kind is bool:
+            word = text.strip().lower()
+            if word in ("true", "1", "yes"):
+                return True
+            if word in ("false", "0", "no"):
+                return False
+            raise ValueError(self.expected)
+        if self.kind is str:
+            return "" if self.none_word and text.lower() in ("", self.none_word) else text
+        try:
+            value: int | float = self.kind(text)
+        except ValueError:
+            raise ValueError(self.expected) from None
+        return value
+
+    def allows(self, value: Any) -> bool:
+        """Whether ``value`` is one this option takes (else: not :attr:`expected`)."""
+        if self.choices:
+            return value in self.choices
+        if self.kind in (int, float) and not (self.zero_off and value == 0):
+            # Written as "not >=" so that NaN is refused.
+            if self.minimum is not None and not value >= self.minimum:
+                return False
+            if self.maximum is not None and not value <= self.maximum:
+                return False
+        return True
 
 
-#: Glue job arguments: required ones, then optional ones with their defaults.
-REQUIRED_ARGS: tuple[str, ...] = ("JOB_NAME", "raw_path", "processed_path", "quarantine_path", "report_path")
-OPTIONAL_ARGS: Mapping[str, str] = {
-    "null_event_ts": "quarantine",
-    "max_quarantine_ratio": "0.05",
-    "min_rows_read": "0",
-    "volume_anomaly_factor": "3",
-    "volume_baseline_days": "7",
-    "volume_min_rows": "1000",
-    "fail_on_volume_anomaly": "false",
-    # Default: on when the job's bookmark option is enable or pause (see resolve_job_options).
-    "incremental": "",
-    "lookback_minutes": "60",
-    "metrics_namespace": "NetflixPipeline",
+_KIND_WORDS: Mapping[type, str] = {
+    int: "a whole number",
+    float: "a number",
+    str: "text",
+    bool: "true or false",
 }
+
+
+def _argument_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+NULL_EVENT_TS_OPTIONS: tuple[str, ...] = ("quarantine", "default_partition")
+_LOOKBACK_MINUTES = 60.0
+
+#: Every optional job argument, in the order of the report's ``options``.
+OPTIONS: tuple[JobOption, ...] = (
+    JobOption(
+        name="null_event_ts",
+        kind=str,
+        default="quarantine",
+        choices=NULL_EVENT_TS_OPTIONS,
+        help="Rows without event_ts: quarantine them, or keep them in event_date=__HIVE_DEFAULT_PARTITION__ "
+        "as the original pipeline did.",
+    ),
+    JobOption(
+        name="max_quarantine_ratio",
+        kind=float,
+        default=0.05,
+        minimum=0.0,
+        maximum=1.0,
+        help="Fail when a larger share of the rows read is quarantined.",
+    ),
+    JobOption(
+        name="min_rows_read",
+        kind=int,
+        default=0,
+        minimum=0,
+        local=False,
+        help="Fail when fewer rows than this are read (0: an empty run is fine).",
+    ),
+    JobOption(
+        name="volume_anomaly_factor",
+        kind=float,
+        default=3.0,
+        minimum=1.0,
+        zero_off=True,
+        help="Flag a date whose rows are this many times above or below the median of earlier dates "
+        "(0: off).",
+    ),
+    JobOption(
+        name="volume_baseline_days",
+        kind=int,
+        default=7,
+        minimum=1,
+        local=False,
+        help="Earlier dates in a date's baseline (the median of the latest ones).",
+    ),
+    JobOption(
+        name="volume_min_rows",
+        kind=int,
+        default=1000,
+        minimum=0,
+        local=False,
+        # A day holding only late events says nothing about volume.
+        help="Dates with fewer rows are neither judged nor used as a baseline "
+        f"(a date needs {MIN_BASELINE_DATES} sizeable earlier dates to have one).",
+    ),
+    JobOption(
+        name="fail_on_volume_anomaly",
+        kind=bool,
+        default=False,
+        help="Fail the run on a volume anomaly.",
+    ),
+    JobOption(
+        name="incremental",
+        kind=bool,
+        default=False,
+        # Unset in Glue: on when the job's bookmark option is enable or pause (see resolve_job_options).
+        argument_default="",
+        help="Read only raw objects modified after the last committed run "
+        f"(less {_argument_text(_LOOKBACK_MINUTES)} minutes).",
+    ),
+    JobOption(
+        name="lookback_minutes",
+        kind=float,
+        default=_LOOKBACK_MINUTES,
+        minimum=0.0,
+        local=False,
+        help="Overlap of incremental reads, in minutes.",
+    ),
+    JobOption(
+        name="metrics_namespace",
+        kind=str,
+        default="NetflixPipeline",
+        none_word="none",
+        local=False,  # CloudWatch: Glue only
+        help="CloudWatch namespace for the run's metrics; none: no metrics.",
+    ),
+)
+_OPTION: Mapping[str, JobOption] = {o.name: o for o in OPTIONS}
+
+#: The paths a run reads and writes (required job arguments).
+PATH_ARGS: tuple[str, ...] = ("raw_path", "processed_path", "quarantine_path", "report_path")
+#: Glue job arguments: required ones, then optional ones with their defaults.
+REQUIRED_ARGS: tuple[str, ...] = ("JOB_NAME", *PATH_ARGS)
+OPTIONAL_ARGS: Mapping[str, str] = {o.name: o.default_text for o in OPTIONS}
+
+
+def _check_job_options(self: Any) -> None:
+    for option in OPTIONS:
+        value = getattr(self, option.name)
+        if not option.allows(value):
+            msg = f"--{option.name} must be {option.expected} (got {value!r})"
+            raise ValueError(msg)
+    for name in PATH_ARGS[1:]:
+        if _inside(getattr(self, name), self.raw_path):
+            msg = f"--{name} {getattr(self, name)!r} is inside --raw_path {self.raw_path!r}"
+            raise ValueError(msg)
+
+
+#: Everything a run needs: the paths, each of :data:`OPTIONS` (with its default) and the
+#: job name; the Glue job arguments map one to one (``--raw_path``...). Frozen, keyword-only.
+JobOptions = make_dataclass(
+    "JobOptions",
+    [
+        *((name, str) for name in PATH_ARGS),
+        *((o.name, o.kind, field(default=o.default)) for o in OPTIONS),
+        ("job_name", str, field(default=JOB_NAME)),
+    ],
+    namespace={
+        "__post_init__": _check_job_options,
+        "__module__": __name__,
+        "__doc__": "Everything a run needs; the Glue job arguments map one to one (``--raw_path``...).",
+    },
+    frozen=True,
+    slots=True,
+    kw_only=True,
+)
 
 
 def resolve_job_options(
@@ -205,44 +390,25 @@ def resolve_job_options(
     """
     present = [name for name in OPTIONAL_ARGS if f"--{name}" in argv]
     args = dict(get_resolved_options(argv, [*REQUIRED_ARGS, *present]))
-    values = {name: args.get(name, default) for name, default in OPTIONAL_ARGS.items()}
-    if not values["incremental"]:
+    texts = {name: args.get(name, default) for name, default in OPTIONAL_ARGS.items()}
+    if not texts["incremental"]:
         bookmarks = args.get("job_bookmark_option") or ""
-        values["incremental"] = str(bookmarks in ("job-bookmark-enable", "job-bookmark-pause"))
+        texts["incremental"] = str(bookmarks in ("job-bookmark-enable", "job-bookmark-pause"))
     try:
-        options = JobOptions(
-            raw_path=args["raw_path"],
-            processed_path=args["processed_path"],
-            quarantine_path=args["quarantine_path"],
-            report_path=args["report_path"],
-            null_event_ts=values["null_event_ts"],
-            max_quarantine_ratio=float(values["max_quarantine_ratio"]),
-            min_rows_read=int(values["min_rows_read"]),
-            volume_anomaly_factor=float(values["volume_anomaly_factor"]),
-            volume_baseline_days=int(values["volume_baseline_days"]),
-            volume_min_rows=int(values["volume_min_rows"]),
-            fail_on_volume_anomaly=_flag(values["fail_on_volume_anomaly"], "fail_on_volume_anomaly"),
-            incremental=_flag(values["incremental"], "incremental"),
-            lookback_minutes=float(values["lookback_minutes"]),
-            metrics_namespace=""
-            if values["metrics_namespace"].lower() in ("", "none")
-            else values["metrics_namespace"],
-            job_name=args["JOB_NAME"],
-        )
+        values = {name: _parse_argument(name, text) for name, text in texts.items()}
+        options = JobOptions(**{name: args[name] for name in PATH_ARGS}, **values, job_name=args["JOB_NAME"])
     except ValueError as exc:
         msg = f"invalid job arguments: {exc}"
         raise ValueError(msg) from None
     return options, args
 
 
-def _flag(text: str, name: str) -> bool:
-    value = text.strip().lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no"):
-        return False
-    msg = f"--{name} must be true or false (got {text!r})"
-    raise ValueError(msg)
+def _parse_argument(name: str, text: str) -> Any:
+    try:
+        return _OPTION[name].parse(text)
+    except ValueError as exc:
+        msg = f"--{name} must be {exc} (got {text!r})"
+        raise ValueError(msg) from None
 
 
 def _inside(path: str, parent: str) -> bool:
@@ -271,18 +437,19 @@ def quarantine_schema() -> T.StructType:
     return _schema(QUARANTINE_COLUMNS)
 
 
-_SPARK_TYPES: Mapping[str, T.DataType] = {
-    "string": T.StringType(),
-    "bigint": T.LongType(),
-    "int": T.IntegerType(),
-    "double": T.DoubleType(),
-    "timestamp": T.TimestampType(),
-    "date": T.DateType(),
+#: The Athena/Spark type names of the columns, and the Spark type each one is.
+_SPARK_TYPES: Mapping[str, str] = {
+    "string": "StringType",
+    "bigint": "LongType",
+    "int": "IntegerType",
+    "double": "DoubleType",
+    "timestamp": "TimestampType",
+    "date": "DateType",
 }
 
 
 def _schema(columns: Iterable[tuple[str, str]]) -> T.StructType:
-    return T.StructType([T.StructField(name, _SPARK_TYPES[kind]) for name, kind in columns])
+    return T.StructType([T.StructField(name, getattr(T, _SPARK_TYPES[kind])()) for name, kind in columns])
 
 
 def read_raw_lines(
@@ -424,6 +591,8 @@ def deduplicate(new: DataFrame, existing: DataFrame | None = None) -> DataFrame:
     choice is the same on every run. ``_origin`` is 0 for existing rows and 1 for new
     ones; ``_winner_origin`` is the origin of the row kept for that ``event_id``.
     """
+    from pyspark.sql import Window
+
     rows = new.select(*PROCESSED_NAMES, F.lit(1).alias("_origin"), F.col("value").alias("_tiebreak"))
     if existing is not None:
         old = existing.select(
@@ -532,10 +701,6 @@ class RunCounts:
 def date_key(value: date | None) -> str:
     """A partition as a report key: ISO date, or ``__HIVE_DEFAULT_PARTITION__``."""
     return HIVE_DEFAULT_PARTITION if value is None else value.isoformat()
-
-
-#: Earlier dates a date needs (each with at least ``volume_min_rows``) to have a baseline.
-MIN_BASELINE_DATES = 3
 
 
 def volume_checks(

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigError",
     "DataQualityError",
+    "OutputClosedError",
     "ProducerError",
     "SinkError",
     "TransportError",
@@ -46,6 +47,14 @@ class SinkError(ProducerError):
         super().__init__(message)
         self.lost = lost
         self.result = result
+
+
+class OutputClosedError(SinkError):
+    """The reader of the output went away (``... --sink stdout | head``).
+
+    A normal end of the run, not a failure: the run stops, exits 0, and counts the
+    records the reader never got as not delivered (``failed``), without dead letters.
+    """
 
 
 class TransportError(ProducerError):

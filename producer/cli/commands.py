@@ -14,19 +14,23 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+from click.shell_completion import CompletionItem
 from rich.console import Console
 
 from producer import __version__
 from producer.cli.live import LiveView, render_summary
-from producer.config.settings import SETTINGS, Settings, parse_speed, resolve
+from producer.config.settings import SETTINGS, SINKS, TRANSPORTS, Settings, parse_speed, resolve
 from producer.errors import ConfigError, ProducerError
 from producer.generation.world import World, WorldConfig
 from producer.runtime.runner import EventClock, run
 from producer.runtime.stats import Summary
 from producer.sinks.base import Sink
+
+if TYPE_CHECKING:
+    from producer.pipeline.etl import JobOption
 
 __all__ = ["main"]
 
@@ -42,6 +46,83 @@ _REPLAY_SETTINGS = frozenset(
 )  # fmt: skip
 
 
+def _expected(choices: tuple[str, ...] | list[str]) -> str:
+    return f"{choices[0]} or {choices[1]}" if len(choices) == 2 else "one of " + ", ".join(choices)
+
+
+class _Choice(click.Choice[str]):
+    """A fixed set of values: shown in --help, completed by the shell, one-line errors."""
+
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        super().__init__(choices, case_sensitive=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r}: expected {_expected([str(c) for c in self.choices])}", param, ctx)
+
+
+class _IntRange(click.IntRange):
+    """A whole number within bounds, with the project's one-line error."""
+
+    def __init__(self, lo: int, hi: int, why: str = "") -> None:
+        super().__init__(lo, hi)
+        self.why = why
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            why = f" ({self.why})" if self.why else ""
+            self.fail(f"{value!r}: expected a whole number within {self.min}..{self.max}{why}", param, ctx)
+
+
+class _Share(click.FloatRange):
+    """A share within [0, 1]."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0, 1.0)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r}: expected a share within [0, 1], e.g. 0.05", param, ctx)
+
+
+#: Settings with fixed values or bounds; the others are parsed by config.resolve (rates,
+#: sizes, durations and counts take suffixes such as 5k/s, 5MiB, 10m, 1e6).
+_TYPES: dict[str, click.ParamType[Any]] = {
+    "sink": _Choice(SINKS),
+    "transport": _Choice(TRANSPORTS),
+    "partition_key": _Choice(("user_id", "session_id", "random")),
+    "max_in_flight": _IntRange(1, 64),
+    "max_attempts": _IntRange(1, 50),
+    "batch_records": _IntRange(1, 500, "PutRecordBatch takes at most 500 records"),
+    "throttle_rate": _Share(),
+    "call_failure_rate": _Share(),
+}
+
+
+def _complete_scenario(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shipped scenario names; anything that looks like a path is left to the shell."""
+    from producer.config.scenario import shipped_scenarios
+
+    if "/" in incomplete or incomplete.startswith("."):
+        return [CompletionItem(incomplete, type="file")]
+    names = [p.stem for p in shipped_scenarios()]
+    return [CompletionItem(n) for n in names if n.startswith(incomplete)]
+
+
+def _complete_query(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shipped query names, in the dashed form the examples use."""
+    from producer.pipeline.query import named_queries
+
+    names = [stem.replace("_", "-") for stem in named_queries()]
+    return [CompletionItem(n) for n in names if n.startswith(incomplete.replace("_", "-"))]
+
+
 def _settings_options(func: Callable[..., Any], only: frozenset[str] | None = None) -> Callable[..., Any]:
     """One click option per setting, help and env var taken from the settings table."""
     for s in reversed(SETTINGS):
@@ -51,6 +132,8 @@ def _settings_options(func: Callable[..., Any], only: frozenset[str] | None = No
         help_text = f"{s.help}{default} [env: {s.env}]"
         if s.name in _FLAGS:
             func = click.option(s.flag, s.name, is_flag=True, default=None, help=help_text)(func)
+        elif s.name in _TYPES:
+            func = click.option(s.flag, s.name, default=None, type=_TYPES[s.name], help=help_text)(func)
         else:
             func = click.option(s.flag, s.name, default=None, metavar="TEXT", help=help_text)(func)
     return func
@@ -73,6 +156,12 @@ class _Cli(click.Group):
             return super().invoke(ctx)
         except ProducerError as exc:
             raise _UserError(str(exc)) from None
+        except click.BadParameter as exc:
+            # One line in the project's form: "invalid --sink 'kafka': expected one of ...".
+            param = exc.param
+            name = param.opts[0] if param is not None and param.opts else (exc.param_hint or "value")
+            msg = f"invalid {name} {exc.message}"
+            raise _UserError(msg) from None
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -87,6 +176,7 @@ def cli() -> None:
     "scenario",
     default=None,
     metavar="NAME|PATH",
+    shell_complete=_complete_scenario,
     help="A scenario file, or the name of a shipped one (see 'scenarios list'); flags and "
     "environment variables override its values. [env: NETFLIX_PRODUCER_SCENARIO]",
 )
@@ -131,8 +221,14 @@ def replay_command(capture: Path, speed: str, **flags: Any) -> None:
 
 
 def _run(settings: Settings, capture: Path | None = None) -> Summary:
-    from producer.sinks.factory import open_sink
+    from producer.sinks.registry import open_sink
 
+    to_stdout = settings.summary_json is not None and str(settings.summary_json) == "-"
+    if to_stdout and settings.sink == "stdout":
+        msg = "--summary-json - and --sink stdout both write to stdout: give --summary-json a file"
+        raise ConfigError(msg)
+    # The live view and the summary table always go to stderr; the live view stays off
+    # when events go to stdout (on a terminal they would interleave).
     quiet = settings.quiet or settings.sink == "stdout" or not sys.stderr.isatty()
     destination = {
         "lake": f"lake {settings.lake_dir}",
@@ -158,18 +254,70 @@ def _run(settings: Settings, capture: Path | None = None) -> Summary:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
+    if capture is None:
+        hint = realtime_hint(settings)
+        if hint is not None:
+            click.echo(f"netflix-producer: {hint}", err=True)
     if quiet:
         summary = asyncio.run(main(None))
     else:
-        with LiveView(destination=destination) as view:
+        with LiveView(destination=destination, total=planned_events(settings)) as view:
             summary = asyncio.run(main(view))
-    if settings.summary_json is not None:
+    if to_stdout:
+        _print_json(summary.to_dict())
+    elif settings.summary_json is not None:
         _write_json(settings.summary_json, summary.to_dict())
-    if not settings.quiet and settings.sink != "stdout":
+    if not settings.quiet:
         render_summary(summary, Console(stderr=True))
         if settings.sink == "lake" and summary.delivered:
             Console(stderr=True).print(f"lake objects under [bold]{settings.lake_dir}[/]")
     return summary
+
+
+def planned_events(settings: Settings, start: float | None = None) -> int | None:
+    """How many events a finite run will generate (before data faults), None if unbounded."""
+    import time
+
+    schedule = settings.shape.bind(settings.start if settings.start is not None else (start or time.time()))
+    limits = [] if settings.count is None else [settings.count]
+    if settings.duration_s is not None:
+        limits.append(schedule.count_before(settings.duration_s))
+    if settings.end is not None and settings.start is not None:
+        limits.append(schedule.count_before(settings.end - settings.start))
+    return min(limits) if limits else None
+
+
+def realtime_hint(settings: Settings, *, longer_than_s: float = 60.0) -> str | None:
+    """One line warning that a finite realtime run will take a while, or None."""
+    import time
+
+    if settings.start is not None:
+        return None
+    total = planned_events(settings, time.time())
+    if total is None or total < 1:
+        return None
+    # The last event's time on the schedule is when the run ends.
+    seconds = float(settings.shape.bind(time.time()).offsets(total - 1, 1)[0])
+    if settings.duration_s is not None:
+        seconds = min(seconds, settings.duration_s)
+    if seconds <= longer_than_s:
+        return None
+    took = f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min"
+    return (
+        f"runs in real time at {settings.target_rate:,.0f}/s: about {took}; "
+        "add --start <time> to generate as fast as possible"
+    )
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    """Write ``data`` to stdout; a reader that has gone away is no error."""
+    try:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from producer.sinks.stdout import silence_stdout
+
+        silence_stdout()
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -201,7 +349,7 @@ def scenarios_list() -> None:
 
 
 @scenarios_group.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=_complete_scenario)
 def scenarios_show(name: str) -> None:
     """Print a shipped scenario (or any scenario file)."""
     from producer.config.scenario import find_scenario
@@ -248,7 +396,14 @@ def world_group() -> None:
 
 @world_group.command("export")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Directory to write.")
-@click.option("--format", "fmt", default="parquet", show_default=True, help="parquet or csv.")
+@click.option(
+    "--format",
+    "fmt",
+    default="parquet",
+    show_default=True,
+    type=_Choice(("parquet", "csv")),
+    help="File format of the tables.",
+)
 @click.option("--seed", default="42", show_default=True, help="World seed (use the run's seed).")
 @click.option("--accounts", default=None, help="Accounts in the population [default: 250000].")
 @click.option("--titles", default=None, help="Titles in the catalog [default: 16000].")
@@ -256,9 +411,6 @@ def world_export(out: Path, fmt: str, seed: str, accounts: str | None, titles: s
     """Write the catalog and population as dimension tables (titles, playables, accounts, profiles)."""
     flags = {"seed": seed, "accounts": accounts, "titles": titles}
     settings = resolve({k: v for k, v in flags.items() if v is not None})
-    if fmt not in ("parquet", "csv"):
-        msg = f"invalid --format {fmt!r}: expected parquet or csv"
-        raise ConfigError(msg)
     world = World(WorldConfig(seed=settings.seed, accounts=settings.accounts, titles=settings.titles))
     try:
         paths = world.export(out, fmt)
@@ -398,11 +550,15 @@ def verify_command(
     t.add_row("objects / records", f"{report.objects:,} / {report.records:,}")
     if report.unreadable_objects:
         t.add_row("unreadable objects", f"{report.unreadable_objects:,}", style="red")
-    t.add_row(
-        "lag p50 / p95 / p99",
-        " / ".join(map(seconds, (report.lag_p50_s, report.lag_p95_s, report.lag_p99_s))),
-    )
-    t.add_row("lag max", seconds(report.lag_max_s))
+    if report.lag_applicable:
+        t.add_row(
+            "lag p50 / p95 / p99",
+            " / ".join(map(seconds, (report.lag_p50_s, report.lag_p95_s, report.lag_p99_s))),
+        )
+        t.add_row("lag max", seconds(report.lag_max_s))
+    else:
+        # Object names carry simulated (event) time: object time minus event_ts is no lag.
+        t.add_row("delivery lag", "not applicable (simulated clock)")
     for example in report.missing_examples:
         t.add_row("  missing", example)
     Console().print(t)
@@ -419,8 +575,6 @@ def verify_command(
 
 # -- the downstream pipeline: the Glue job on a local Spark, the Athena queries on DuckDB --
 
-_NULL_EVENT_TS = ("quarantine", "default_partition")
-
 
 def _lake_defaults(lake_dir: str | None = None) -> tuple[Path, Path]:
     """The configured lake's raw zone and processed table directory."""
@@ -430,22 +584,46 @@ def _lake_defaults(lake_dir: str | None = None) -> tuple[Path, Path]:
     return raw_root(settings.lake_dir, settings.prefix), settings.lake_dir / "processed"
 
 
-def _ratio(text: str, flag: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        msg = f"invalid {flag} {text!r}: expected a share within [0, 1], e.g. 0.05"
-        raise ConfigError(msg)
-    return value
+def _etl_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """One click option per job option the local ETL takes (or those ``names``), from the
+    Glue script's declarations: flag, default and help."""
+    from producer.pipeline.etl import job_options
+
+    chosen = [o for o in job_options(local=True) if not names or o.name in names]
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for o in reversed(chosen):
+            kind = _etl_type(o)
+            if o.kind is bool:
+                func = click.option(o.flag, o.name, is_flag=True, help=o.help)(func)
+            elif kind is not None:
+                func = click.option(
+                    o.flag, o.name, default=o.default, show_default=True, type=kind, help=o.help
+                )(func)
+            else:
+                func = click.option(o.flag, o.name, default=o.default_text, show_default=True, help=o.help)(
+                    func
+                )
+        return func
+
+    return decorate
 
 
-def _null_event_ts(text: str) -> str:
-    if text not in _NULL_EVENT_TS:
-        msg = f"invalid --null-event-ts {text!r}: expected quarantine or default_partition"
-        raise ConfigError(msg)
-    return text
+def _etl_type(option: JobOption) -> click.ParamType[Any] | None:
+    """The click type of a job option whose values click can check (and complete)."""
+    if option.choices:
+        return _Choice(option.choices)
+    if option.kind is float and (option.minimum, option.maximum) == (0.0, 1.0):
+        return _Share()
+    return None
+
+
+def _etl_values(given: dict[str, Any]) -> dict[str, Any]:
+    """The job options from their flags: those click did not check, checked by their declaration."""
+    from producer.pipeline.etl import job_options, parse_option
+
+    untyped = {o.name for o in job_options() if o.kind is not bool and _etl_type(o) is None}
+    return {name: parse_option(name, value) if name in untyped else value for name, value in given.items()}
 
 
 def _print_dq_report(report: dict[str, Any], console: Console) -> None:
@@ -468,11 +646,7 @@ def _etl(
     *,
     quarantine: Path | None,
     report_dir: Path | None,
-    null_event_ts: str,
-    max_quarantine_ratio: float,
-    volume_anomaly_factor: float = 3.0,
-    fail_on_volume_anomaly: bool = False,
-    incremental: bool = False,
+    **options: Any,
 ) -> dict[str, Any]:
     from producer.errors import DataQualityError
     from producer.pipeline.etl import run_etl
@@ -484,11 +658,7 @@ def _etl(
             processed,
             quarantine=quarantine,
             report_dir=report_dir,
-            null_event_ts=null_event_ts,
-            max_quarantine_ratio=max_quarantine_ratio,
-            volume_anomaly_factor=volume_anomaly_factor,
-            fail_on_volume_anomaly=fail_on_volume_anomaly,
-            incremental=incremental,
+            **options,
         )
     except DataQualityError as exc:
         _print_dq_report(dict(exc.report), console)
@@ -520,43 +690,13 @@ def _etl(
     default=None,
     help="Data-quality reports (JSON) [default: dq-reports/ next to --processed].",
 )
-@click.option(
-    "--null-event-ts",
-    "null_event_ts",
-    default="quarantine",
-    show_default=True,
-    metavar="quarantine|default_partition",
-    help="Rows without event_ts: quarantine them, or keep them in event_date=__HIVE_DEFAULT_PARTITION__ "
-    "as the original pipeline did.",
-)
-@click.option(
-    "--max-quarantine-ratio",
-    default="0.05",
-    show_default=True,
-    help="Fail when a larger share of the rows read is quarantined.",
-)
-@click.option(
-    "--volume-anomaly-factor",
-    default="3",
-    show_default=True,
-    help="Flag a date whose rows are this many times above or below the median of earlier dates (0: off).",
-)
-@click.option("--fail-on-volume-anomaly", is_flag=True, help="Fail the run on a volume anomaly.")
-@click.option(
-    "--incremental",
-    is_flag=True,
-    help="Read only raw objects modified after the last committed run (less 60 minutes).",
-)
+@_etl_options()
 def etl_command(
     raw: Path | None,
     processed: Path | None,
     quarantine: Path | None,
     report_dir: Path | None,
-    null_event_ts: str,
-    max_quarantine_ratio: str,
-    volume_anomaly_factor: str,
-    fail_on_volume_anomaly: bool,
-    incremental: bool,
+    **options: Any,
 ) -> None:
     """Run the Glue job (glue_scripts/netflix_raw_to_processed.py) on a local Spark.
 
@@ -570,23 +710,12 @@ def etl_command(
       netflix-producer etl --null-event-ts default_partition --max-quarantine-ratio 0.1
     """
     default_raw, default_processed = _lake_defaults()
-    try:
-        factor = float(volume_anomaly_factor)
-    except ValueError:
-        factor = -1.0
-    if factor != 0 and factor < 1:
-        msg = f"invalid --volume-anomaly-factor {volume_anomaly_factor!r}: expected 0 (off) or a factor >= 1"
-        raise ConfigError(msg)
     _etl(
         raw or default_raw,
         processed or default_processed,
         quarantine=quarantine,
         report_dir=report_dir,
-        null_event_ts=_null_event_ts(null_event_ts),
-        max_quarantine_ratio=_ratio(max_quarantine_ratio, "--max-quarantine-ratio"),
-        volume_anomaly_factor=factor,
-        fail_on_volume_anomaly=fail_on_volume_anomaly,
-        incremental=incremental,
+        **_etl_values(options),
     )
 
 
@@ -622,7 +751,7 @@ def _print_query_result(result: Any, fmt: str, title: str | None = None) -> None
 
 
 @cli.command("query")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=_complete_query)
 @click.option("--sql", "sql", default=None, help="Run this Athena (Trino) SQL instead of a shipped query.")
 @click.option(
     "--file", "sql_file", type=click.Path(path_type=Path), default=None, help="Run the SQL in this file."
@@ -640,7 +769,14 @@ def _print_query_result(result: Any, fmt: str, title: str | None = None) -> None
     help="Quarantine written by 'etl', queryable as quarantined_netflix_events "
     "[default: quarantine/ next to --processed].",
 )
-@click.option("--format", "fmt", default="table", show_default=True, help="table, csv or json.")
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    show_default=True,
+    type=_Choice(("table", "csv", "json")),
+    help="Output format.",
+)
 def query_command(
     name: str | None,
     sql: str | None,
@@ -664,9 +800,6 @@ def query_command(
     from producer.pipeline.etl import default_quarantine_dir
     from producer.pipeline.query import find_query, named_queries, query_description, run_query
 
-    if fmt not in ("table", "csv", "json"):
-        msg = f"invalid --format {fmt!r}: expected table, csv or json"
-        raise ConfigError(msg)
     given = [x for x in (name, sql, sql_file) if x is not None]
     if len(given) > 1:
         msg = "give one of NAME, --sql and --file"
@@ -696,33 +829,30 @@ def query_command(
     "scenario",
     default=None,
     metavar="NAME|PATH",
+    shell_complete=_complete_scenario,
     help="A scenario file, or the name of a shipped one. [env: NETFLIX_PRODUCER_SCENARIO]",
 )
 @click.option("--count", default=None, help="Events to produce [default: the scenario's, else 20000].")
-@click.option("--lake-dir", "lake_dir", default=None, help="Root of the local lake [default: ./lake].")
 @click.option(
-    "--null-event-ts",
-    "null_event_ts",
-    default="quarantine",
-    show_default=True,
-    metavar="quarantine|default_partition",
-    help="What the ETL does with rows without event_ts.",
+    "--lake-dir",
+    "lake_dir",
+    default=None,
+    help="Root of the local lake [default: a fresh ./lake-pipeline/<scenario>/<time>/].",
 )
-@click.option(
-    "--max-quarantine-ratio", default="0.05", show_default=True, help="The ETL's quarantine threshold."
-)
+@_etl_options("null_event_ts", "max_quarantine_ratio")
 def pipeline_command(
     scenario: str | None,
     count: str | None,
     lake_dir: str | None,
-    null_event_ts: str,
-    max_quarantine_ratio: str,
+    **options: Any,
 ) -> None:
     """The whole pipeline locally: produce into the lake, ETL, data-quality report, queries.
 
     Events are produced in simulated time (from the scenario's clock, else from
     today 00:00 UTC) into the lake, as Firehose would have written them; then the
     Glue job runs on a local Spark, then every query of queries/ runs on DuckDB.
+    Each run has a lake of its own (./lake-pipeline/<scenario>/<time>/) unless
+    --lake-dir or NETFLIX_PRODUCER_LAKE_DIR says where.
 
     \b
     Examples:
@@ -736,8 +866,7 @@ def pipeline_command(
     from producer.pipeline.query import LocalAthena, named_queries, query_description
 
     scenario = scenario or os.environ.get("NETFLIX_PRODUCER_SCENARIO") or None
-    null_event_ts = _null_event_ts(null_event_ts)
-    ratio = _ratio(max_quarantine_ratio, "--max-quarantine-ratio")
+    etl_options = _etl_values(options)
     flags: dict[str, Any] = {"sink": "lake"}
     if lake_dir is not None:
         flags["lake_dir"] = lake_dir
@@ -749,10 +878,16 @@ def pipeline_command(
         flags["start"] = today.isoformat()
     if settings.count is None and settings.duration_s is None and settings.end is None:
         flags["count"] = "20000"
+    if lake_dir is None and settings.lake_dir == Path("./lake"):
+        # Not told where (flag, environment or scenario): a lake of this run's own, so
+        # that earlier runs' events (the README's other examples) never mix into it.
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        flags["lake_dir"] = str(Path("lake-pipeline") / (settings.scenario or "default") / stamp)
     if len(flags) > 1 + (lake_dir is not None) + (count is not None):
         settings = resolve_run(flags, scenario=scenario)
 
     console = Console()
+    console.print(f"pipeline lake: [bold]{settings.lake_dir}[/]", highlight=False)
     console.rule("[bold]1. produce[/] into the lake (simulated time)")
     summary = _run(settings)
     if summary.error:
@@ -765,8 +900,7 @@ def pipeline_command(
         processed,
         quarantine=None,
         report_dir=None,
-        null_event_ts=null_event_ts,
-        max_quarantine_ratio=ratio,
+        **etl_options,
     )
     console.rule("[bold]3. queries[/] (Athena SQL on DuckDB)")
     with LocalAthena(processed, quarantine=default_quarantine_dir(processed)) as athena:
@@ -774,7 +908,8 @@ def pipeline_command(
             result = athena.run(path.read_text(encoding="utf-8"))
             console.print(f"\n[bold]{stem}[/]: {query_description(path)}", highlight=False)
             _print_query_result(result, "table")
-    console.print(f"query again with: netflix-producer query NAME --processed {processed}")
+    console.print(f"pipeline lake: [bold]{settings.lake_dir}[/]", highlight=False)
+    console.print(f"query again with: netflix-producer query NAME --processed {processed}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:

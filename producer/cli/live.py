@@ -23,11 +23,36 @@ def _bytes(n: float) -> str:
     return f"{n:,.1f} TB"
 
 
-class LiveView:
-    """A refreshing panel: target vs achieved rate, events, sessions, batches, bytes, errors."""
+def _rate(r: float) -> str:
+    return f"{r:,.0f}/s" if r >= 100 else f"{r:,.1f}/s"
 
-    def __init__(self, *, destination: str, file: IO[str] | None = None) -> None:
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+#: Why a run is behind, short enough for an 80-column terminal.
+_PACE = {
+    "ok": "[green]on schedule[/]",
+    "sink-bound": "[red]sink-bound: sink too slow[/]",
+    "quota-bound": "[red]quota-bound: throttled[/]",
+    "cpu-bound": "[yellow]cpu-bound: generation too slow[/]",
+}
+_BAR_WIDTH = 24
+
+
+class LiveView:
+    """A refreshing panel: target vs achieved rate, progress, events, sessions, batches, errors.
+
+    ``total`` (the events a finite run will generate) adds a progress bar with an ETA.
+    Every line fits an 80-column terminal.
+    """
+
+    def __init__(self, *, destination: str, file: IO[str] | None = None, total: int | None = None) -> None:
         self.destination = destination
+        self.total = total
         self.console = Console(file=file, stderr=file is None)
         self._live = Live(console=self.console, refresh_per_second=4, transient=False)
         self._last: tuple[float, int] | None = None
@@ -47,41 +72,44 @@ class LiveView:
             instant = (stats.generated - self._last[1]) / (now - self._last[0])
             self._rate = instant if self._rate == 0 else 0.7 * self._rate + 0.3 * instant
         self._last = (now, stats.generated)
-        self._live.update(self._render(stats), refresh=False)
+        self._live.update(self.render(stats), refresh=False)
 
-    def _render(self, s: RunStats) -> Table:
+    def render(self, s: RunStats) -> Table:
+        """The panel for these counters (a rich renderable)."""
         t = Table.grid(padding=(0, 2))
-        t.add_column(style="bold cyan", justify="right")
-        t.add_column()
-        pace = {"ok": "[green]on schedule[/]", "sink-bound": "[red]sink-bound: the sink cannot keep up[/]",
-                "quota-bound": "[red]quota-bound: the destination is throttling[/]",
-                "cpu-bound": "[yellow]cpu-bound: generation cannot keep up[/]"}[s.pace]  # fmt: skip
-        t.add_row(
-            "netflix-producer", f"-> {s.destination or self.destination}   seed {s.seed}   {s.clock} clock"
-        )
-        t.add_row("rate", f"target {s.target_rate:,.1f}/s   achieved {self._rate:,.1f}/s   {pace}")
+        t.add_column(style="bold cyan", justify="right", no_wrap=True, min_width=8)
+        t.add_column(no_wrap=True, overflow="ellipsis")
+        t.add_row("producer", f"-> {s.destination or self.destination}")
+        t.add_row("run", f"seed {s.seed}   {s.clock} clock   elapsed {_clock(s.elapsed_s)}")
+        t.add_row("rate", f"target {_rate(s.target_rate)}  achieved {_rate(self._rate)}  {_PACE[s.pace]}")
+        if self.total:
+            done = min(s.generated / self.total, 1.0)
+            filled = round(done * _BAR_WIDTH)
+            bar = f"[green]{'━' * filled}[/][grey37]{'━' * (_BAR_WIDTH - filled)}[/]"
+            eta = "-" if self._rate <= 0 else _clock((self.total - min(s.generated, self.total)) / self._rate)
+            t.add_row("progress", f"{bar} {done * 100:3.0f}%  of {self.total:,}  ETA {eta}")
         if s.lag_s > 0.5:
             t.add_row("behind", f"{s.lag_s:,.1f} s")
-        t.add_row(
-            "events",
-            f"{s.generated:,} generated   {s.delivered:,} delivered   "
-            f"{s.dead_lettered:,} dead-lettered   {s.failed:,} failed",
-        )
-        t.add_row("sessions", f"{s.active_sessions:,} playing   {s.viewers:,} viewers in the pool")
-        t.add_row("batches", f"{s.batches:,}   {_bytes(s.bytes_sent)}   elapsed {s.elapsed_s:,.1f} s")
+        t.add_row("events", f"{s.generated:,} generated  {s.delivered:,} delivered")
+        t.add_row("lost", f"{s.dead_lettered:,} dead-lettered  {s.failed:,} failed")
+        t.add_row("sessions", f"{s.active_sessions:,} playing  {s.viewers:,} viewers in the pool")
+        t.add_row("batches", f"{s.batches:,}  {_bytes(s.bytes_sent)}")
         if s.calls:
             lat = s.latency.summary()
-            t.add_row(
-                "calls",
-                f"{s.calls:,}   retried {s.retried:,}   throttled {s.throttled:,}   "
-                f"latency p50 {lat['p50']} ms  p99 {lat['p99']} ms",
-            )
+            t.add_row("calls", f"{s.calls:,}  retried {s.retried:,}  throttled {s.throttled:,}")
+            t.add_row("latency", f"p50 {lat['p50']} ms  p99 {lat['p99']} ms")
         total = max(int(s.event_types.sum()), 1)
-        mix = "  ".join(
+        shares = [
             f"{name} {int(c) * 100 / total:.0f}%" for name, c in zip(EVENT_TYPES, s.event_types, strict=True)
-        )
-        t.add_row("types", mix)
+        ]
+        # Two lines of types: all seven on one would not fit 80 columns.
+        t.add_row("types", "  ".join(shares[:4]))
+        t.add_row("", "  ".join(shares[4:]))
         return t
+
+
+#: How the summary table says why a run stopped.
+_STOPPED_BY = {"pipe-closed": "the reader closed the pipe"}
 
 
 def render_summary(summary: Summary, console: Console) -> None:
@@ -89,6 +117,9 @@ def render_summary(summary: Summary, console: Console) -> None:
     t = Table(title="netflix-producer summary", show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(justify="right")
+    failed = f"{summary.failed:,}"
+    if summary.stopped_by == "pipe-closed" and summary.failed:
+        failed += "  (not written: the reader had gone)"
     rows: list[tuple[str, str]] = [
         ("sink", summary.sink),
         ("clock", f"{summary.clock}  {summary.start} .. {summary.end}"),
@@ -96,12 +127,12 @@ def render_summary(summary: Summary, console: Console) -> None:
         ("generated", f"{summary.generated:,}"),
         ("delivered", f"{summary.delivered:,}"),
         ("dead-lettered", f"{summary.dead_lettered:,}"),
-        ("failed", f"{summary.failed:,}"),
+        ("failed", failed),
         ("target rate", f"{summary.target_rate:,.1f}/s"),
         ("achieved rate", f"{summary.achieved_rate:,.1f}/s"),
         ("elapsed", f"{summary.elapsed_s:,.2f} s"),
         ("batches", f"{summary.batches:,}  ({_bytes(summary.bytes)})"),
-        ("stopped by", summary.stopped_by),
+        ("stopped by", _STOPPED_BY.get(summary.stopped_by, summary.stopped_by)),
     ]
     if summary.destination:
         rows.insert(1, ("destination", summary.destination))

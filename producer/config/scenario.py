@@ -23,7 +23,15 @@ from typing import Any
 
 import yaml
 
-from producer.config.settings import SINKS, SIZE_UNITS, Settings, parse_size, parse_timestamp, resolve
+from producer.config.settings import (
+    SETTINGS,
+    SINKS,
+    SIZE_UNITS,
+    Settings,
+    parse_size,
+    parse_timestamp,
+    resolve,
+)
 from producer.delivery.transport_faults import parse_quota
 from producer.errors import ConfigError
 from producer.generation.data_faults import DataFaults, Fault, SchemaDrift
@@ -82,6 +90,39 @@ class Key:
     noun: str = ""
 
 
+_SESSIONS = SessionParams()
+_WORLD = WorldConfig()
+_SETTING_DEFAULTS: Mapping[str, str | None] = {s.name: s.default for s in SETTINGS}
+
+
+def _shown(value: Any) -> str:
+    """A default as the docs show it: 90.0 as 90, (20.0, 90.0) as [20, 90], True as true."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(map(_shown, value)) + "]"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_shown(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _session(field: str) -> str:
+    """The default of a :class:`SessionParams` field, as shown."""
+    return _shown(getattr(_SESSIONS, field))
+
+
+def _world(field: str) -> str:
+    """The default of a :class:`WorldConfig` field, as shown."""
+    return _shown(getattr(_WORLD, field))
+
+
+def _setting(name: str) -> str:
+    """The default of a setting (the scenario key is that setting's layer)."""
+    return _SETTING_DEFAULTS[name] or ""
+
+
 # Kinds: int, number, fraction (0..1), string, rate, duration, timestamp, speed, bool,
 # size, quota, choice:<a|b>, weights (mapping name -> weight), list (of probabilities),
 # mapping, strings (list of names), pair (two numbers), transitions.
@@ -89,19 +130,19 @@ SCHEMA: dict[str, Any] = {
     "name": Key("string", "A short name (defaults to the file name)."),
     "description": Key("string", "What the scenario reproduces."),
     "seed": Key("int", "Seed of the world, the sessions and the faults.", "random"),
-    "rate": Key("rate", "Target rate: 500/s, 5k/s, 30000/min...", "500/s"),
+    "rate": Key("rate", "Target rate: 500/s, 5k/s, 30000/min...", _setting("rate")),
     "shape": Key(
-        "string", "constant, daily, ramp:<from>..<to>:<over>, steps:<r>,<r>,...:<each>.", "constant"
+        "string", "constant, daily, ramp:<from>..<to>:<over>, steps:<r>,<r>,...:<each>.", _setting("shape")
     ),
     "duration": Key("duration", "Stop after this much schedule time."),
     "count": Key("int", "Stop after this many events.", minimum=1),
     "clock": {
         "start": Key("timestamp", "Simulated clock: start of the window (ISO-8601, UTC)."),
         "end": Key("timestamp", "Simulated clock: end of the window (exclusive)."),
-        "speed": Key("speed", "max, or a factor such as 10x.", "max"),
+        "speed": Key("speed", "max, or a factor such as 10x.", _setting("speed")),
     },
     "population": {
-        "accounts": Key("int", "Accounts (1-5 profiles each).", "250000", minimum=1),
+        "accounts": Key("int", "Accounts (1-5 profiles each).", _setting("accounts"), minimum=1),
         "profiles_per_account": Key(
             "list",
             "Probabilities of 1..5 profiles; must sum to 1.",
@@ -119,19 +160,21 @@ SCHEMA: dict[str, Any] = {
         "device_weights": Key(
             "weights",
             "tv, console, web, mobile, tablet -> weight.",
-            "tv 0.58, console 0.07, web 0.15, mobile 0.13, tablet 0.07",
+            _world("device_weights"),
             names=DEVICE_TYPES,
             noun="device",
         ),
         "app_versions": Key("weights", "App version -> install share."),
     },
     "catalog": {
-        "titles": Key("int", "Films plus series seasons.", "16000", minimum=2),
-        "popularity": Key("choice:lognormal|zipf", "Popularity law.", "lognormal"),
-        "popularity_sigma": Key("number", "Lognormal sigma of title weights.", "1.7"),
-        "zipf_exponent": Key("number", "Zipf exponent (popularity: zipf).", "0.85"),
-        "film_share": Key("fraction", "Films as a share of titles.", "0.55"),
-        "series_play_share": Key("fraction", "Share of plays that are episodes.", "0.85"),
+        "titles": Key("int", "Films plus series seasons.", _setting("titles"), minimum=2),
+        "popularity": Key("choice:lognormal|zipf", "Popularity law.", _world("popularity")),
+        "popularity_sigma": Key("number", "Lognormal sigma of title weights.", _world("popularity_sigma")),
+        "zipf_exponent": Key("number", "Zipf exponent (popularity: zipf).", _world("zipf_exponent")),
+        "film_share": Key("fraction", "Films as a share of titles.", _world("film_share")),
+        "series_play_share": Key(
+            "fraction", "Share of plays that are episodes.", _world("series_play_share")
+        ),
     },
     "sessions": {
         "pause_rate_per_h": Key(
@@ -141,44 +184,65 @@ SCHEMA: dict[str, Any] = {
             names=DEVICE_TYPES,
             noun="device",
         ),
-        "pause_median_s": Key("number", "Pause length: lognormal median (s).", "90"),
-        "pause_sigma": Key("number", "Pause length: lognormal sigma.", "1.3"),
-        "pause_timeout_s": Key("number", "A longer pause ends the session.", "1800"),
-        "seek_rate_per_h": Key("number", "Seeks per viewing hour.", "0.6"),
-        "seek_tap_share": Key("fraction", "Share of seeks that are +/-10 s taps.", "0.5"),
-        "seek_scrub_median_s": Key("number", "Other seeks: lognormal median distance (s).", "120"),
-        "seek_forward_share": Key("fraction", "Share of seeks going forward.", "0.65"),
-        "poor_network_share": Key("fraction", "Share of plays on a poor network.", "0.2"),
-        "rebuffer_rate_per_h_good": Key("number", "Stalls per viewing hour, good network.", "0.2"),
-        "rebuffer_rate_per_h_poor": Key("number", "Stalls per viewing hour, poor network.", "6"),
-        "stall_mean_s_good": Key("number", "Mean stall (s), good network.", "3"),
-        "stall_mean_s_poor": Key("number", "Mean stall (s), poor network.", "10"),
-        "completion_episode": Key("fraction", "Episodes watched to the end.", "0.6"),
-        "completion_film": Key("fraction", "Films watched to the end.", "0.45"),
-        "quick_abandon_share": Key("fraction", "Of the rest, share abandoned within minutes.", "0.35"),
-        "quick_abandon_mean_s": Key("number", "Mean watch time of a quick abandon (s).", "100"),
-        "resume_share": Key("fraction", "Plays starting from a resume point.", "0.3"),
-        "max_episodes_per_sitting": Key("int", "Most episodes in a row.", "8", minimum=1),
-        "browse_s": Key("pair", "Browsing before a sitting's first play, [min, max] s.", "[20, 90]"),
-        "autoplay_gap_s": Key("pair", "Autoplay countdown, [min, max] s.", "[5, 15]"),
-        "warm_start": Key("bool", "Start with sittings already in progress.", "true"),
+        "pause_median_s": Key("number", "Pause length: lognormal median (s).", _session("pause_median_s")),
+        "pause_sigma": Key("number", "Pause length: lognormal sigma.", _session("pause_sigma")),
+        "pause_timeout_s": Key("number", "A longer pause ends the session.", _session("pause_timeout_s")),
+        "seek_rate_per_h": Key("number", "Seeks per viewing hour.", _session("seek_rate_per_h")),
+        "seek_tap_share": Key(
+            "fraction", "Share of seeks that are +/-10 s taps.", _session("seek_tap_share")
+        ),
+        "seek_scrub_median_s": Key(
+            "number", "Other seeks: lognormal median distance (s).", _session("seek_scrub_median_s")
+        ),
+        "seek_forward_share": Key(
+            "fraction", "Share of seeks going forward.", _session("seek_forward_share")
+        ),
+        "poor_network_share": Key(
+            "fraction", "Share of plays on a poor network.", _session("poor_network_share")
+        ),
+        "rebuffer_rate_per_h_good": Key(
+            "number", "Stalls per viewing hour, good network.", _session("rebuffer_rate_per_h_good")
+        ),
+        "rebuffer_rate_per_h_poor": Key(
+            "number", "Stalls per viewing hour, poor network.", _session("rebuffer_rate_per_h_poor")
+        ),
+        "stall_mean_s_good": Key("number", "Mean stall (s), good network.", _session("stall_mean_s_good")),
+        "stall_mean_s_poor": Key("number", "Mean stall (s), poor network.", _session("stall_mean_s_poor")),
+        "completion_episode": Key("fraction", "Episodes watched to the end.", _session("completion_episode")),
+        "completion_film": Key("fraction", "Films watched to the end.", _session("completion_film")),
+        "quick_abandon_share": Key(
+            "fraction", "Of the rest, share abandoned within minutes.", _session("quick_abandon_share")
+        ),
+        "quick_abandon_mean_s": Key(
+            "number", "Mean watch time of a quick abandon (s).", _session("quick_abandon_mean_s")
+        ),
+        "resume_share": Key("fraction", "Plays starting from a resume point.", _session("resume_share")),
+        "max_episodes_per_sitting": Key(
+            "int", "Most episodes in a row.", _session("max_episodes_per_sitting"), minimum=1
+        ),
+        "browse_s": Key(
+            "pair", "Browsing before a sitting's first play, [min, max] s.", _session("browse_s")
+        ),
+        "autoplay_gap_s": Key("pair", "Autoplay countdown, [min, max] s.", _session("autoplay_gap_s")),
+        "warm_start": Key("bool", "Start with sittings already in progress.", _session("warm_start")),
         "transitions": Key(
             "transitions",
             "Probabilities of what follows an event: SEEK -> BUFFER_START (a stall after a "
             "seek), PLAY_STOP -> PLAY_START (the next episode autoplays). Each row sums to at most 1; "
             "the rest of a row is 'back to playing' (SEEK) or 'the sitting ends' (PLAY_STOP).",
-            "SEEK: {BUFFER_START: 0.3}, PLAY_STOP: {PLAY_START: 0.55}",
+            f"SEEK: {{BUFFER_START: {_session('seek_buffer_prob')}}}, "
+            f"PLAY_STOP: {{PLAY_START: {_session('autoplay_prob')}}}",
         ),
     },
     "sink": {
-        "type": Key("string", "lake, firehose, kinesis, s3, stdout, file, null.", "lake", names=SINKS),
-        "lake_dir": Key("string", "Root of the local lake.", "./lake"),
-        "stream": Key("string", "Firehose or Kinesis stream name.", "netflix-events"),
+        "type": Key("string", ", ".join(SINKS) + ".", _setting("sink"), names=SINKS),
+        "lake_dir": Key("string", "Root of the local lake.", _setting("lake_dir")),
+        "stream": Key("string", "Firehose or Kinesis stream name.", _setting("stream")),
         "prefix": Key("string", "S3 prefix with Firehose timestamp expressions."),
         "buffer_size": Key(
             "size",
             "Lake/S3 buffering size hint.",
-            "5MiB",
+            _setting("buffer_size"),
             minimum=1024**2,
             maximum=128 * 1024**2,
             limit="Firehose buffering size is 1 MiB to 128 MiB",
@@ -186,12 +250,12 @@ SCHEMA: dict[str, Any] = {
         "buffer_interval": Key(
             "duration",
             "Lake/S3 buffering interval hint.",
-            "300s",
+            _setting("buffer_interval"),
             minimum=0,
             maximum=900,
             limit="Firehose buffering interval is 0 to 900 seconds",
         ),
-        "gzip": Key("bool", "GZIP objects (lake, s3) or the file.", "false"),
+        "gzip": Key("bool", "GZIP objects (lake, s3) or the file.", _setting("gzip")),
         "out": Key("string", "File sink output path."),
         "bucket": Key("string", "S3 sink bucket (s3://bucket/prefix)."),
         "region": Key("string", "AWS region."),
@@ -200,21 +264,25 @@ SCHEMA: dict[str, Any] = {
         "transport": Key(
             "choice:botocore|fast",
             "Firehose/Kinesis calls: fast (signed directly) or botocore (aiobotocore).",
-            "fast",
+            _setting("transport"),
         ),
-        "partition_key": Key("choice:user_id|session_id|random", "Kinesis partition key.", "user_id"),
-        "max_in_flight": Key("int", "Calls in flight.", "4", minimum=1, maximum=64),
-        "max_attempts": Key("int", "Attempts per record.", "8", minimum=1, maximum=50),
-        "linger": Key("duration", "Longest wait before a partial batch is sent.", "1s", minimum=0),
+        "partition_key": Key(
+            "choice:user_id|session_id|random", "Kinesis partition key.", _setting("partition_key")
+        ),
+        "max_in_flight": Key("int", "Calls in flight.", _setting("max_in_flight"), minimum=1, maximum=64),
+        "max_attempts": Key("int", "Attempts per record.", _setting("max_attempts"), minimum=1, maximum=50),
+        "linger": Key(
+            "duration", "Longest wait before a partial batch is sent.", _setting("linger"), minimum=0
+        ),
         "batch_records": Key(
             "int",
             "Records per batch (at most 500).",
-            "500",
+            _setting("batch_records"),
             minimum=1,
             maximum=500,
             limit="PutRecordBatch takes at most 500 records",
         ),
-        "dead_letter": Key("string", "Dead-letter file.", "dead-letters.ndjson"),
+        "dead_letter": Key("string", "Dead-letter file.", _setting("dead_letter")),
         "manifest": Key("string", "Manifest of accepted event ids, for verify."),
         "capture": Key("string", "Capture of every record as sent, for replay."),
     },
@@ -262,8 +330,12 @@ SCHEMA: dict[str, Any] = {
         }.items()
     },
     "transport_faults": {
-        "throttle_rate": Key("fraction", "Share of records answered as throttled.", "0"),
-        "call_failure_rate": Key("fraction", "Share of calls failing with a 503.", "0"),
+        "throttle_rate": Key(
+            "fraction", "Share of records answered as throttled.", _setting("throttle_rate")
+        ),
+        "call_failure_rate": Key(
+            "fraction", "Share of calls failing with a 503.", _setting("call_failure_rate")
+        ),
         "quota": Key("quota", "Simulated stream quota: 1MiB/s, 1000rec/s."),
     },
 }

@@ -29,6 +29,7 @@ from producer.generation.geo import COUNTRIES, daily_curve_factor
 from producer.generation.sessions import SessionParams
 from producer.generation.world import WorldConfig
 from producer.runtime.rate import RateShape, parse_duration, parse_rate, parse_shape
+from producer.sinks.registry import sink_names
 
 __all__ = [
     "ENV_PREFIX",
@@ -46,7 +47,8 @@ __all__ = [
 ]
 
 ENV_PREFIX = "NETFLIX_PRODUCER_"
-SINKS: tuple[str, ...] = ("lake", "stdout", "file", "null", "firehose", "kinesis", "s3")
+#: The sinks a run can name (the registry declares them).
+SINKS: tuple[str, ...] = sink_names()
 #: How the firehose and kinesis sinks call AWS: requests built and signed directly (the
 #: default), or through aiobotocore. Other sinks ignore the choice.
 TRANSPORTS: tuple[str, ...] = ("botocore", "fast")
@@ -127,7 +129,7 @@ SETTINGS: tuple[Setting, ...] = (
             help="Records per batch (1..500, the PutRecordBatch limit)."),
     Setting(name="dead_letter", flag="--dead-letter", default="dead-letters.ndjson",
             help="File for records the sink did not accept (created only if needed)."),
-    Setting(name="summary_json", flag="--summary-json", default=None, help="Write the summary as JSON here."),
+    Setting(name="summary_json", flag="--summary-json", default=None, help="Write the summary as JSON here ('-': to stdout)."),
     Setting(name="quiet", flag="--quiet", default="false", help="No live view and no summary table."),
 )  # fmt: skip
 
@@ -333,9 +335,9 @@ def resolve(
     seed_value = opt("seed", lambda t, o: _parse_int(t, o))
     seed = seed_value if seed_value is not None else secrets.randbelow(2**31)
     sink = opt("sink", lambda t, o: t.strip().lower())
-    if sink not in SINKS:
+    if sink not in sink_names():
         _, src = raw("sink")
-        msg = f"invalid {src} {sink!r}: expected one of " + ", ".join(SINKS)
+        msg = f"invalid {src} {sink!r}: expected one of " + ", ".join(sink_names())
         raise ConfigError(msg)
     start = opt("start", lambda t, o: parse_timestamp(t, option=o))
     end = opt("end", lambda t, o: parse_timestamp(t, option=o))

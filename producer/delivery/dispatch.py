@@ -11,12 +11,15 @@ from typing import Protocol
 
 from producer.delivery.batching import Batcher, PackedBatch
 from producer.delivery.deadletter import DeadLetterFile
-from producer.errors import SinkError
+from producer.errors import OutputClosedError, SinkError
 from producer.runtime.clock import Clock
 from producer.runtime.stats import RunStats
 from producer.sinks.base import BatchResult, Sink
 
-__all__ = ["CaptureLike", "Dispatcher", "ManifestLike", "close_sink", "settle"]
+__all__ = ["CaptureLike", "Dispatcher", "ManifestLike", "close_sink", "settle", "stop_reason"]
+
+#: ``stopped_by`` of a run whose reader closed the output: a normal end.
+PIPE_CLOSED = "pipe-closed"
 
 
 class ManifestLike(Protocol):
@@ -50,8 +53,11 @@ class Dispatcher:
         capture: CaptureLike | None = None,
         offset: Callable[[], float] | None = None,
         packed: bool = False,
+        billing_unit: int = 5120,
     ) -> None:
         self.sink = sink
+        #: Ingestion is billed per record rounded up to this many bytes (Firehose: 5 KB).
+        self.billing_unit = billing_unit
         self.stats = stats
         self.dead = dead
         self.clock = clock
@@ -116,8 +122,8 @@ class Dispatcher:
         s.records_sent += len(batch)
         sizes = list(map(len, batch))
         s.bytes_sent += sum(sizes)
-        # Firehose bills ingestion per record, rounded up to the next 5 KB.
-        s.billed_bytes += sum((n + 5119) // 5120 for n in sizes) * 5120
+        unit = self.billing_unit
+        s.billed_bytes += sum((n + unit - 1) // unit for n in sizes) * unit
         s.retried += result.retried
         s.throttled += result.throttled
         s.calls += result.calls
@@ -186,6 +192,11 @@ class Dispatcher:
 
     def dead_letter_unsent(self, records: list[bytes]) -> None:
         """Records that will never be sent because the run stopped on an error."""
+        if isinstance(self.fatal, OutputClosedError):
+            # Nobody is reading any more: the records are simply not delivered, and a
+            # dead-letter file of everything after a `| head` would help no one.
+            self.stats.failed += sum(r.count(b"\n") for r in records) if self.packed else len(records)
+            return
         reason = str(self.fatal) if self.fatal else "run stopped"
         for r in records:
             for event in r.splitlines(keepends=True) if self.packed else [r]:
@@ -204,6 +215,13 @@ async def close_sink(sink: Sink, stats: RunStats) -> str | None:
         stats.failed += exc.lost
         return str(exc)
     return None
+
+
+def stop_reason(exc: SinkError) -> tuple[str | None, str]:
+    """The run's ``(error, stopped_by)`` after the sink raised ``exc``."""
+    if isinstance(exc, OutputClosedError):
+        return None, PIPE_CLOSED
+    return str(exc), "error"
 
 
 def settle(stats: RunStats) -> None:

@@ -4,7 +4,8 @@
 it with what landed. The format is compact so that tens of millions of ids stay small
 and stream to and from disk:
 
-- one line of JSON, ``{"format":"netflix-producer-manifest","version":1}\\n``;
+- one line of JSON, ``{"format":"netflix-producer-manifest","version":1}\\n``, with the
+  run's ``"clock"`` (``"realtime"`` or ``"simulated"``) when the writer knows it;
 - then 16 bytes per accepted record, in delivery order: the id as a UUID's 16 bytes
   (``uuid.UUID(text).bytes``). An id that is not a UUID (schema drift, a foreign
   producer) is stored as ``blake2b(<the id's bytes as written in the record>,
@@ -139,7 +140,7 @@ class ManifestWriter:
     ``event_id`` (not in the manifest).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, clock: str | None = None) -> None:
         self.path = Path(path)
         self.written = 0
         self.unidentified = 0
@@ -151,7 +152,9 @@ class ManifestWriter:
         except OSError as exc:
             msg = f"--manifest '{self.path}' is not writable: {exc.strerror or exc}"
             raise ConfigError(msg) from exc
-        self._write(HEADER)
+        # The run's clock ("realtime" or "simulated") tells verify whether object
+        # times and event times share a clock (readers ignore keys they do not know).
+        self._write(HEADER if clock is None else _header_with(clock=clock))
 
     def add(self, records: Sequence[bytes]) -> None:
         """Append the id of each record (NDJSON bytes) the destination accepted."""
@@ -247,6 +250,11 @@ def read_manifest(
             if len(data) % _ID_BYTES:  # the file shrank while read
                 raise _not_a_manifest(path)
             yield np.frombuffer(data, dtype=">u8").reshape(-1, 2).astype(np.uint64)
+
+
+def _header_with(**meta: str) -> bytes:
+    data = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, **meta}
+    return json.dumps(data, separators=(",", ":")).encode("ascii") + b"\n"
 
 
 def _check_header(path: Path, header: bytes) -> None:

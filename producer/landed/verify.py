@@ -71,6 +71,9 @@ class VerifyReport:
       read before the damage count).
     - ``lag_*_s``: object time (from the Firehose object name, else its modification
       time) minus ``event_ts``, in seconds, over ``lag_records`` records; None if none.
+    - ``clock``: the run's clock, from the manifest (None when it does not say). In a
+      simulated-clock run object names carry event time, not delivery time, so the
+      lag says nothing about delivery: ``lag_applicable`` is False.
     """
 
     manifest: str
@@ -91,17 +94,24 @@ class VerifyReport:
     lag_p99_s: float | None
     lag_max_s: float | None
     missing_examples: tuple[str, ...] = ()
+    clock: str | None = None
 
     @property
     def ok(self) -> bool:
         """Everything the manifest lists landed at least once."""
         return self.missing == 0
 
+    @property
+    def lag_applicable(self) -> bool:
+        """Whether the lag measures delivery (False for a simulated-clock run)."""
+        return self.clock != "simulated"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, with ``ok``."""
         data = asdict(self)
         data["missing_examples"] = list(self.missing_examples)
         data["ok"] = self.ok
+        data["lag_applicable"] = self.lag_applicable
         return data
 
 
@@ -155,6 +165,7 @@ def verify(manifest: Path, source: LakeSource | S3Source, *, work_dir: Path | No
         lag_p99_s=p99,
         lag_max_s=lag.max,
         missing_examples=tuple(tally.examples),
+        clock=_manifest_clock(manifest),
     )
     logger.info(
         "verify %s against %s: %d expected, %d missing",
@@ -328,6 +339,17 @@ class _LagSample:
             return tuple(None for _ in qs)
         sample = self._values[: min(self.seen, self.size)]
         return tuple(float(v) for v in np.percentile(sample, qs))
+
+
+def _manifest_clock(manifest: Path) -> str | None:
+    """The run's clock as the manifest's header gives it (read_manifest checked the header)."""
+    try:
+        with manifest.open("rb") as file:
+            meta = json.loads(file.readline(4096))
+    except (OSError, ValueError):
+        return None
+    clock = meta.get("clock") if isinstance(meta, dict) else None
+    return clock if isinstance(clock, str) else None
 
 
 class _Scan:

@@ -6,6 +6,10 @@ settings Glue 5.0 would have where they matter (UTC, dynamic partition overwrite
 small-machine ones elsewhere (``local[2]``, UI off, 2 shuffle partitions, loopback
 only), and calls the script's ``run_job``. pyspark is imported here only, and only
 when an ETL runs: ``netflix-producer run`` never pays for it.
+
+The job's options are declared once, in the script (``OPTIONS``); :func:`job_options`
+reads them (the script imports without pyspark) for the ``etl`` command's flags, and
+:func:`parse_option` checks a flag's value by the same declaration.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from producer.errors import ConfigError, DataQualityError, ProducerError
 from producer.resources import glue_script
@@ -29,10 +33,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GLUE_SCRIPT",
+    "JobOption",
     "default_quarantine_dir",
     "default_report_dir",
+    "job_options",
     "load_glue_job",
+    "load_glue_script",
     "local_spark",
+    "parse_option",
     "raw_root",
     "run_etl",
     "summary_rows",
@@ -78,14 +86,45 @@ def default_report_dir(processed: Path) -> Path:
     return processed.parent / "dq-reports"
 
 
+#: The ETL's packages come with the ``pipeline`` extra, pinned to what Glue 5.0 runs.
+_NEEDS_PYSPARK = (
+    "the ETL needs pyspark 3.5.4 (Glue 5.0's Spark), part of the pipeline extra: "
+    "pip install 'netflix-producer[pipeline]' (in a checkout: pip install -e '.[pipeline]')"
+)
+
+
+class JobOption(Protocol):
+    """One of the job's options, as the script declares it (``JobOption`` there)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> type: ...
+    @property
+    def default(self) -> str | int | float | bool: ...
+    @property
+    def help(self) -> str: ...
+    @property
+    def minimum(self) -> float | None: ...
+    @property
+    def maximum(self) -> float | None: ...
+    @property
+    def choices(self) -> tuple[str, ...]: ...
+    @property
+    def local(self) -> bool: ...
+    @property
+    def flag(self) -> str: ...
+    @property
+    def default_text(self) -> str: ...
+    @property
+    def expected(self) -> str: ...
+    def parse(self, text: str) -> Any: ...
+    def allows(self, value: Any) -> bool: ...
+
+
 @cache
-def load_glue_job(path: Path = GLUE_SCRIPT) -> ModuleType:
-    """Import the Glue script by path (it needs pyspark, never awsglue, to import)."""
-    try:
-        import pyspark  # noqa: F401
-    except ImportError as exc:
-        msg = "the ETL needs pyspark 3.5.4 (Glue 5.0's Spark): pip install 'pyspark==3.5.4'"
-        raise ConfigError(msg) from exc
+def load_glue_script(path: Path = GLUE_SCRIPT) -> ModuleType:
+    """Import the Glue script by path: its options and rules need neither pyspark nor awsglue."""
     if not path.is_file():
         msg = f"the Glue script {path} is missing"
         raise ConfigError(msg)
@@ -104,6 +143,40 @@ def load_glue_job(path: Path = GLUE_SCRIPT) -> ModuleType:
     return module
 
 
+@cache
+def load_glue_job(path: Path = GLUE_SCRIPT) -> ModuleType:
+    """The Glue script, ready to run: as :func:`load_glue_script`, once pyspark is there."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        msg = _NEEDS_PYSPARK
+        raise ConfigError(msg) from exc
+    return load_glue_script(path)
+
+
+def job_options(*, local: bool = False) -> tuple[JobOption, ...]:
+    """The job's optional arguments, in order; with ``local``, those the ``etl`` command takes."""
+    options: tuple[JobOption, ...] = load_glue_script().OPTIONS
+    return tuple(o for o in options if o.local or not local)
+
+
+def parse_option(name: str, text: str) -> Any:
+    """The value of the job option ``name`` given as ``text`` on the command line.
+
+    Raises :class:`ConfigError` naming the flag and the value:
+    ``invalid --max-quarantine-ratio '2': expected within [0, 1]``.
+    """
+    option = next(o for o in job_options() if o.name == name)
+    try:
+        value = option.parse(text)
+    except ValueError:
+        value = None
+    if value is None or not option.allows(value):
+        msg = f"invalid {option.flag} {text!r}: expected {option.expected}"
+        raise ConfigError(msg)
+    return value
+
+
 def local_spark(*, java_options: str = "", app_name: str = "netflix-producer-etl") -> SparkSession:
     """A local Spark session for the job: ``local[2]``, UTC, UI off, loopback only.
 
@@ -114,7 +187,7 @@ def local_spark(*, java_options: str = "", app_name: str = "netflix-producer-etl
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
-        msg = "the ETL needs pyspark 3.5.4 (Glue 5.0's Spark): pip install 'pyspark==3.5.4'"
+        msg = _NEEDS_PYSPARK
         raise ConfigError(msg) from exc
     # Python workers (if any) run this interpreter, not whatever python3 is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -148,24 +221,19 @@ def run_etl(
     *,
     quarantine: Path | None = None,
     report_dir: Path | None = None,
-    null_event_ts: str = "quarantine",
-    max_quarantine_ratio: float = 0.05,
-    min_rows_read: int = 0,
-    volume_anomaly_factor: float = 3.0,
-    volume_baseline_days: int = 7,
-    volume_min_rows: int = 1000,
-    fail_on_volume_anomaly: bool = False,
-    incremental: bool = False,
-    lookback_minutes: float = 60.0,
     spark: SparkSession | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """Run the Glue job's transforms over a local raw zone; return its data-quality report.
 
-    ``raw`` is read whole (plain or GZIP objects, any depth), unless ``incremental``.
-    ``quarantine`` and ``report_dir`` default to ``quarantine`` and ``dq-reports``
-    next to ``processed``. A session passed as ``spark`` is used and left running;
-    otherwise one is started and stopped. Raises :class:`DataQualityError` (carrying
-    the report) when a rule fails; the processed table is then left unchanged.
+    ``options`` are the job's (:func:`job_options`: ``null_event_ts``,
+    ``max_quarantine_ratio``...), each with the script's default when not given;
+    CloudWatch metrics are never published. ``raw`` is read whole (plain or GZIP
+    objects, any depth), unless ``incremental``. ``quarantine`` and ``report_dir``
+    default to ``quarantine`` and ``dq-reports`` next to ``processed``. A session
+    passed as ``spark`` is used and left running; otherwise one is started and
+    stopped. Raises :class:`DataQualityError` (carrying the report) when a rule fails;
+    the processed table is then left unchanged.
     """
     if not raw.is_dir():
         msg = f"--raw '{raw}' does not exist or is not a directory"
@@ -174,27 +242,19 @@ def run_etl(
     report_dir = report_dir or default_report_dir(processed)
     job = load_glue_job()
     try:
-        options = job.JobOptions(
+        job_run = job.JobOptions(
             raw_path=str(raw.resolve()),
             processed_path=str(processed.resolve()),
             quarantine_path=str(quarantine.resolve()),
             report_path=str(report_dir.resolve()),
-            null_event_ts=null_event_ts,
-            max_quarantine_ratio=max_quarantine_ratio,
-            min_rows_read=min_rows_read,
-            volume_anomaly_factor=volume_anomaly_factor,
-            volume_baseline_days=volume_baseline_days,
-            volume_min_rows=volume_min_rows,
-            fail_on_volume_anomaly=fail_on_volume_anomaly,
-            incremental=incremental,
-            lookback_minutes=lookback_minutes,
+            **options,
             metrics_namespace="",
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     session = spark if spark is not None else local_spark()
     try:
-        report: dict[str, Any] = job.run_job(session, options)
+        report: dict[str, Any] = job.run_job(session, job_run)
     except ProducerError:
         raise
     except Exception as exc:

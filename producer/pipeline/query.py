@@ -41,6 +41,11 @@ __all__ = [
 #: The shipped Athena queries: the repository's queries/, or the wheel's copy.
 QUERIES_DIR: Path = bundled_dir("queries")
 PROCESSED_TABLE = "processed_netflix_events"
+#: duckdb and sqlglot come with the ``pipeline`` extra.
+_PIPELINE_EXTRA = (
+    "part of the pipeline extra: pip install 'netflix-producer[pipeline]' "
+    "(in a checkout: pip install -e '.[pipeline]')"
+)
 QUARANTINE_TABLE = "quarantined_netflix_events"
 
 
@@ -82,7 +87,7 @@ def translate(sql: str) -> str:
     try:
         import sqlglot
     except ImportError as exc:
-        msg = "translating Trino SQL needs sqlglot: pip install sqlglot"
+        msg = f"translating Trino SQL needs sqlglot, {_PIPELINE_EXTRA}"
         raise ConfigError(msg) from exc
     try:
         return ";\n".join(sqlglot.transpile(sql, read="trino", write="duckdb"))
@@ -98,7 +103,7 @@ class LocalAthena:
         try:
             import duckdb
         except ImportError as exc:
-            msg = "queries need duckdb 1.5.6 or later: pip install 'duckdb>=1.5.6'"
+            msg = f"queries need duckdb 1.5.6 or later, {_PIPELINE_EXTRA}"
             raise ConfigError(msg) from exc
         if not _has_parquet(processed):
             msg = f"no Parquet files under --processed '{processed}': run 'netflix-producer etl' first"

@@ -17,12 +17,13 @@ from pathlib import Path
 
 from producer.config.settings import Settings
 from producer.delivery.deadletter import DeadLetterFile
-from producer.delivery.dispatch import Dispatcher, close_sink, settle
+from producer.delivery.dispatch import Dispatcher, close_sink, settle, stop_reason
 from producer.errors import SinkError
 from producer.runtime.clock import Clock, SystemClock
 from producer.runtime.runner import EventClock, Observer
 from producer.runtime.stats import RunStats, Summary
 from producer.sinks.base import Sink
+from producer.sinks.registry import spec_of
 
 __all__ = ["replay"]
 
@@ -44,7 +45,7 @@ async def replay(
 ) -> Summary:
     """Replay the capture at ``path`` into ``sink`` at ``settings.speed`` (None: max)."""
     from producer.delivery.capture import read_capture
-    from producer.sinks.factory import batcher_for
+    from producer.sinks.registry import batcher_for
 
     clock = clock or SystemClock()
     header, records = read_capture(path)
@@ -63,8 +64,9 @@ async def replay(
         opener = getattr(the_sink, "open", None)
         if opener is not None and settings.check:
             stats.destination = await opener()
-        in_flight = settings.max_in_flight if the_sink.name in ("firehose", "kinesis") else 1
-        dispatch = Dispatcher(the_sink, stats, dead, clock, None, in_flight)
+        spec = spec_of(the_sink.name)
+        in_flight = settings.max_in_flight if spec.concurrent else 1
+        dispatch = Dispatcher(the_sink, stats, dead, clock, None, in_flight, billing_unit=spec.billing_unit)
         started = clock.monotonic()
         next_tick = started
         try:
@@ -94,12 +96,10 @@ async def replay(
                     await asyncio.sleep(0)
             await dispatch.finish(batcher)
         except SinkError as exc:
-            error = str(exc)
-            stopped_by = "error"
+            error, stopped_by = stop_reason(exc)
             await dispatch.abandon(batcher)
     except SinkError as exc:
-        error = str(exc)
-        stopped_by = "error"
+        error, stopped_by = stop_reason(exc)
     finally:
         close_error = await close_sink(the_sink, stats)
         if close_error is not None and error is None:

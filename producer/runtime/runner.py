@@ -18,7 +18,7 @@ import numpy as np
 from producer.config.settings import Settings
 from producer.delivery.batching import Batcher
 from producer.delivery.deadletter import DeadLetterFile
-from producer.delivery.dispatch import CaptureLike, Dispatcher, ManifestLike, close_sink, settle
+from producer.delivery.dispatch import CaptureLike, Dispatcher, ManifestLike, close_sink, settle, stop_reason
 from producer.errors import SinkError
 from producer.generation.data_faults import DataFaultInjector
 from producer.generation.encode import encode_block
@@ -29,6 +29,7 @@ from producer.runtime.clock import Clock, SystemClock
 from producer.runtime.pacing import Pacer
 from producer.runtime.stats import RunStats, Summary
 from producer.sinks.base import Sink
+from producer.sinks.registry import spec_of
 
 __all__ = ["EventClock", "Observer", "run"]
 
@@ -102,13 +103,15 @@ async def run(
     pacer: Pacer | None = None
     started = clock.monotonic()
     try:
+        # A local sink names its destination up front; a remote one once checked.
+        stats.destination = str(getattr(the_sink, "destination", ""))
         opener = getattr(the_sink, "open", None)
         if opener is not None and settings.check:
             stats.destination = await opener()
         if settings.manifest is not None:
             from producer.delivery.manifest import ManifestWriter
 
-            manifest = ManifestWriter(settings.manifest)
+            manifest = ManifestWriter(settings.manifest, clock=stats.clock)
         generator = SessionGenerator(world, schedule, seed=settings.seed, params=params)
         generator.prepare()
         if realtime:
@@ -120,11 +123,12 @@ async def run(
         total = _total_events(settings, schedule.count_before)
         pacer = Pacer(schedule, clock, speed=1.0 if realtime else settings.speed, tick_s=settings.tick_s)
         if batcher is None:
-            from producer.sinks.factory import batcher_for
+            from producer.sinks.registry import batcher_for
 
             batcher = batcher_for(settings)
         # Remote calls overlap; local sinks keep their buffers in order with one call at a time.
-        in_flight = settings.max_in_flight if the_sink.name in ("firehose", "kinesis") else 1
+        spec = spec_of(the_sink.name)
+        in_flight = settings.max_in_flight if spec.concurrent else 1
         if settings.capture is not None:
             from producer import __version__
             from producer.delivery.capture import CaptureHeader, CaptureWriter
@@ -144,7 +148,7 @@ async def run(
         delivery = Dispatcher(
             the_sink, stats, dead, clock, manifest, in_flight,
             capture=capture, offset=lambda: event_clock.latest - anchor,
-            packed=batcher.pack_bytes is not None,
+            packed=batcher.pack_bytes is not None, billing_unit=spec.billing_unit,
         )  # fmt: skip
         started = clock.monotonic()
         last_observed = -math.inf
@@ -213,13 +217,11 @@ async def run(
                 await delivery.submit_all(batcher, held, clock.monotonic())
             await delivery.finish(batcher)
         except SinkError as exc:
-            error = str(exc)
-            stopped_by = "error"
+            error, stopped_by = stop_reason(exc)
             logger.debug("sink failed", exc_info=True)
             await delivery.abandon(batcher)
     except SinkError as exc:  # the start-up check failed: nothing was sent
-        error = str(exc)
-        stopped_by = "error"
+        error, stopped_by = stop_reason(exc)
     finally:
         close_error = await close_sink(the_sink, stats)
         if close_error is not None and error is None:

@@ -152,7 +152,7 @@ class Summary:
     batches: int
     bytes: int
     stopped_by: str
-    #: Records sent (fewer than events when packed) and Firehose-billed bytes (5 KB units).
+    #: Records sent (fewer than events when packed) and billed bytes (Firehose: 5 KB units, Kinesis: 25 KB).
     records: int = 0
     billed_bytes: int = 0
     retried: int = 0

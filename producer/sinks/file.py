@@ -40,6 +40,8 @@ class FileSink:
     def __init__(self, path: str | os.PathLike[str], gzip: bool | None = None) -> None:
         self.path = Path(path)
         self.gzip = self.path.suffix == ".gz" if gzip is None else gzip
+        #: Where the records go, for the live view and the summary.
+        self.destination = str(self.path)
         #: Records and (uncompressed) bytes accepted so far.
         self.records_written = 0
         self.bytes_written = 0

@@ -8,10 +8,10 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from producer.errors import SinkError
+from producer.errors import OutputClosedError, SinkError
 from producer.sinks.base import BatchResult
 
-__all__ = ["BinaryStream", "StdoutSink"]
+__all__ = ["BinaryStream", "StdoutSink", "silence_stdout"]
 
 
 class BinaryStream(Protocol):
@@ -31,7 +31,9 @@ class StdoutSink:
 
     The stream defaults to ``sys.stdout.buffer``; the sink never closes it. When the
     reader goes away (``| head``), ``send_batch`` raises
-    :class:`~producer.errors.SinkError` ``"stdout: pipe closed by the reader"``.
+    :class:`~producer.errors.OutputClosedError` ``"stdout: pipe closed by the reader"``:
+    the batch it was writing counts as not delivered, since how much of it the reader
+    took is unknowable.
     """
 
     name = "stdout"
@@ -68,15 +70,16 @@ class StdoutSink:
         except BrokenPipeError as exc:
             self._broken = True
             if self._owns_stdout:
-                _silence_stdout()
+                silence_stdout()
             msg = "stdout: pipe closed by the reader"
-            raise SinkError(msg) from exc
+            raise OutputClosedError(msg) from exc
         except OSError as exc:
             msg = f"stdout: {exc.strerror or exc}"
             raise SinkError(msg) from exc
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
+    """Point fd 1 at /dev/null once its reader has gone, so the process can exit cleanly."""
     # Python flushes sys.stdout again at exit; with the reader gone that prints a
     # traceback and exits 120. Pointing fd 1 at /dev/null lets the CLI stop cleanly
     # (the recipe in the docs of the signal module).

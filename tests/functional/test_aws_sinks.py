@@ -12,68 +12,29 @@ default fast transport.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
 import pytest
 
-STREAM = "netflix-events"
-BUCKET = "netflix-datalake-test"
-PREFIX = "netflix/ingest_year=2026/"
-BOTOCORE = ("--transport", "botocore")
+from tests.functional.aws_runs import (
+    BOTOCORE,
+    BUCKET,
+    PREFIX,
+    STREAM,
+    cli,
+    make_firehose,
+    run_json,
+    s3_object_count,
+    s3_records,
+)
+from tests.moto_server import start_moto_server
+from tests.polling import Child, wait_until
 
-
-def cli(
-    *args: str, env_extra: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-m", "producer", *args], capture_output=True, env=env, timeout=timeout, check=False
-    )
-
-
-def make_firehose(stream: str = STREAM) -> None:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
-    fh = boto3.client("firehose", region_name="us-east-1")
-    fh.create_delivery_stream(
-        DeliveryStreamName=stream,
-        DeliveryStreamType="DirectPut",
-        ExtendedS3DestinationConfiguration={
-            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
-            "BucketARN": f"arn:aws:s3:::{BUCKET}",
-            "Prefix": PREFIX,
-            "BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 300},
-        },
-    )
-
-
-def s3_records(prefix: str = PREFIX) -> list[bytes]:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    out: list[bytes] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
-            if obj["Key"].endswith(".gz"):
-                body = gzip.decompress(body)
-            out.extend(body.splitlines(keepends=True))
-    return out
-
-
-def run_json(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None) -> tuple[int, dict, str]:
-    summary = tmp_path / "summary.json"
-    proc = cli("run", "--quiet", "--summary-json", str(summary), "--dead-letter", str(tmp_path / "dlq.ndjson"),
-               *args, env_extra=env_extra)  # fmt: skip
-    data = json.loads(summary.read_text()) if summary.exists() else {}
-    return proc.returncode, data, proc.stderr.decode()
+pytestmark = pytest.mark.slow  # every test here runs the command in a process, against moto
 
 
 def test_firehose_happy_path_every_accepted_event_lands_once(aws: str, tmp_path: Path) -> None:
@@ -154,42 +115,36 @@ def test_no_credentials_is_one_line(aws: str, tmp_path: Path) -> None:
     assert "testing" not in err
 
 
-def test_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(tmp_path: Path, aws: str) -> None:
+def test_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(
+    tmp_path: Path, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A private moto server we can kill without disturbing the session's.
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    moto, url = start_moto_server(tmp_path, name="private-moto")
     try:
-        for _ in range(100):
-            try:
-                boto3.client("s3", endpoint_url=url, region_name="us-east-1").list_buckets()
-                break
-            except Exception:
-                time.sleep(0.1)
-        os.environ["AWS_ENDPOINT_URL"] = url
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         make_firehose()
         summary_path = tmp_path / "summary.json"
         dlq = tmp_path / "dlq.ndjson"
         env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
-        proc = subprocess.Popen(
+        proc = Child(
             [sys.executable, "-m", "producer", "run", "--sink", "firehose", "--rate", "2k/s", "--quiet",
              "--summary-json", str(summary_path), "--dead-letter", str(dlq), "--max-attempts", "3", *BOTOCORE],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            log_dir=tmp_path, name="netflix-producer run", env=env,
         )  # fmt: skip
-        time.sleep(3)
-        moto.send_signal(signal.SIGKILL)
-        moto.wait()
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if moto.poll() is None:
+        try:
+            # moto's Firehose writes one S3 object per accepted call: records got through.
+            wait_until(
+                lambda: s3_object_count(url), what="a first delivered batch in S3", children=[proc, moto]
+            )
             moto.kill()
-    assert proc.returncode == 1
-    assert "cannot reach" in err.decode() or "connection" in err.decode()
+            code = proc.wait()
+        finally:
+            proc.kill()
+    finally:
+        moto.kill()
+    err = proc.stderr()
+    assert code == 1, proc.output()
+    assert "cannot reach" in err or "connection" in err
     summary = json.loads(summary_path.read_text())
     assert summary["stopped_by"] == "error"
     assert summary["accepted"] > 0

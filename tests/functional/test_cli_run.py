@@ -9,9 +9,14 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
+
+from tests.polling import RUN_DEADLINE_S, Child, wait_until
+
+pytestmark = pytest.mark.slow  # every test here runs the command in a process
 
 KEY_RE = re.compile(
     r"^netflix/ingest_year=(\d{4})/(\d{2})/(\d{2})/(\d{2})/"
@@ -20,13 +25,20 @@ KEY_RE = re.compile(
 )
 
 
+PRODUCER = [sys.executable, "-m", "producer"]
+
+
+def producer_env() -> dict[str, str]:
+    """The environment without the caller's ``NETFLIX_PRODUCER_*`` settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
+
+
 def producer(*args: str, **kwargs) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "producer", *args],
+        [*PRODUCER, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env,
+        env=producer_env(),
         **kwargs,
     )
 
@@ -47,12 +59,16 @@ def test_realtime_run_at_500_per_second_into_the_lake(tmp_path: Path) -> None:
         "run", "--rate", "500/s", "--duration", "3s", "--lake-dir", str(lake),
         "--seed", "21", "--summary-json", str(summary_path), "--buffer-interval", "1s",
     )  # fmt: skip
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=RUN_DEADLINE_S)
     assert proc.returncode == 0, err.decode()
     summary = json.loads(summary_path.read_text())
     assert summary["generated"] == summary["delivered"] == 1500
     assert summary["dead_lettered"] == summary["failed"] == 0
-    assert abs(summary["achieved_rate"] - 500) / 500 < 0.02
+    # Never faster than the rate, on the wire. How close to it a loaded machine keeps is a
+    # figure of bench/pacing.py (and exact with a fake clock in the unit tests), not a
+    # timed assertion here.
+    assert summary["achieved_rate"] <= 500 * 1.005
+    assert summary["elapsed_s"] >= 3.0 * 0.995
     assert sum(summary["event_types"].values()) == 1500
     objects = lake_objects(lake)
     assert objects, "the lake holds objects"
@@ -71,24 +87,35 @@ def test_realtime_run_at_500_per_second_into_the_lake(tmp_path: Path) -> None:
     assert not list(lake.rglob(".*")), "no temporary files remain"
 
 
+def lake_lines(root: Path) -> int:
+    """Records in the lake's finished objects (temporary files are skipped)."""
+    return sum(len(d.splitlines()) for d in lake_objects(root).values()) if root.exists() else 0
+
+
 def test_ctrl_c_flushes_writes_the_summary_and_exits_cleanly(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     summary_path = tmp_path / "summary.json"
-    proc = producer(
-        "run", "--rate", "1k/s", "--lake-dir", str(lake), "--seed", "4",
-        "--summary-json", str(summary_path),
+    # A 2 s buffer interval: objects appear while it runs, and some records are still
+    # buffered when Ctrl-C comes, for the last flush to write.
+    proc = Child(
+        [*PRODUCER, "run", "--rate", "1k/s", "--lake-dir", str(lake), "--seed", "4",
+         "--summary-json", str(summary_path), "--buffer-interval", "2s"],
+        log_dir=tmp_path, name="netflix-producer run", env=producer_env(),
     )  # fmt: skip
-    time.sleep(3.0)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err.decode()
-    assert b"Traceback" not in err
+    try:
+        wait_until(lambda: lake_lines(lake) > 500, what="over 500 records in the lake", children=[proc])
+        proc.proc.send_signal(signal.SIGINT)
+        code = proc.wait()
+    finally:
+        proc.kill()
+    err = proc.stderr()
+    assert code == 0, proc.output()
+    assert "Traceback" not in err
     summary = json.loads(summary_path.read_text())
     assert summary["stopped_by"] == "interrupt"
     assert summary["generated"] > 500
     assert summary["generated"] == summary["delivered"]
-    lines = sum(len(d.splitlines()) for d in lake_objects(lake).values())
-    assert lines == summary["delivered"]
+    assert lake_lines(lake) == summary["delivered"]
 
 
 def test_backfill_of_a_simulated_window_lands_in_its_hours_gzipped(tmp_path: Path) -> None:
@@ -99,7 +126,7 @@ def test_backfill_of_a_simulated_window_lands_in_its_hours_gzipped(tmp_path: Pat
         "--lake-dir", str(lake), "--gzip", "--buffer-interval", "60s", "--seed", "8",
         "--summary-json", str(summary_path), "--quiet",
     )  # fmt: skip
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=RUN_DEADLINE_S)
     assert proc.returncode == 0, err.decode()
     summary = json.loads(summary_path.read_text())
     assert summary["generated"] == summary["delivered"] == 20 * 3 * 3600
@@ -123,6 +150,6 @@ def test_backfill_of_a_simulated_window_lands_in_its_hours_gzipped(tmp_path: Pat
 
 def test_python_dash_m_and_version() -> None:
     proc = producer("--version")
-    out, _ = proc.communicate(timeout=30)
+    out, _ = proc.communicate(timeout=RUN_DEADLINE_S)
     assert proc.returncode == 0
     assert out.decode().startswith("netflix-producer")

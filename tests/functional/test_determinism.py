@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here runs the command in a process
+
 SCENARIO = """
 seed: 77
 rate: 200/s

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import boto3
 import pytest
 
-from tests.functional.test_aws_sinks import (
+from tests.functional.aws_runs import (
     BOTOCORE,
     BUCKET,
     PREFIX,
@@ -30,8 +27,13 @@ from tests.functional.test_aws_sinks import (
     cli,
     make_firehose,
     run_json,
+    s3_object_count,
     s3_records,
 )
+from tests.moto_server import start_moto_server
+from tests.polling import Child, wait_until
+
+pytestmark = pytest.mark.slow  # every test here runs the command in a process, against moto
 
 FAST = ("--transport", "fast")
 
@@ -149,44 +151,38 @@ def test_fast_no_credentials_is_one_line(aws: str, tmp_path: Path, check: tuple[
         assert "NoCredentials" in reasons and reasons <= {"NoCredentials", "NotSent"}
 
 
-def test_fast_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(tmp_path: Path, aws: str) -> None:
+def test_fast_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(
+    tmp_path: Path, aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A private moto server we can kill without disturbing the session's.
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    moto, url = start_moto_server(tmp_path, name="private-moto")
     try:
-        for _ in range(100):
-            try:
-                boto3.client("s3", endpoint_url=url, region_name="us-east-1").list_buckets()
-                break
-            except Exception:
-                time.sleep(0.1)
-        os.environ["AWS_ENDPOINT_URL"] = url  # the aws fixture restores it
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         make_firehose()
         summary_path = tmp_path / "summary.json"
         dlq = tmp_path / "dlq.ndjson"
         env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
         env["NETFLIX_PRODUCER_TRANSPORT"] = "fast"
-        proc = subprocess.Popen(
+        proc = Child(
             [sys.executable, "-m", "producer", "run", "--sink", "firehose", "--rate", "2k/s", "--quiet",
              "--summary-json", str(summary_path), "--dead-letter", str(dlq), "--max-attempts", "3"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            log_dir=tmp_path, name="netflix-producer run", env=env,
         )  # fmt: skip
-        time.sleep(3)
-        moto.send_signal(signal.SIGKILL)
-        moto.wait()
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if moto.poll() is None:
+        try:
+            # moto's Firehose writes one S3 object per accepted call: records got through.
+            wait_until(
+                lambda: s3_object_count(url), what="a first delivered batch in S3", children=[proc, moto]
+            )
             moto.kill()
-    assert proc.returncode == 1
-    assert len(err.decode().strip().splitlines()) == 1
-    assert "cannot reach" in err.decode() or "connection" in err.decode()
+            code = proc.wait()
+        finally:
+            proc.kill()
+    finally:
+        moto.kill()
+    err = proc.stderr()
+    assert code == 1, proc.output()
+    assert len(err.strip().splitlines()) == 1
+    assert "cannot reach" in err or "connection" in err
     summary = json.loads(summary_path.read_text())
     assert summary["stopped_by"] == "error"
     assert summary["accepted"] > 0

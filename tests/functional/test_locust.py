@@ -7,63 +7,35 @@ which the master-and-workers run also uses.
 
 from __future__ import annotations
 
-import csv
 import json
-import os
+import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import boto3
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-LOCUST = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py")]
-BUCKET = "swarm-lake"
-ACCOUNTS = 2000
-BASE = 10_000_000
-BOTOCORE = ("--transport", "botocore")
+from tests.functional.locust_runs import (
+    ACCOUNTS,
+    BASE,
+    BOTOCORE,
+    LOCUST,
+    common,
+    env,
+    final_stats,
+    landed,
+    make_stream,
+)
+from tests.polling import RUN_DEADLINE_S, Child, wait_until
 
-
-def make_stream(name: str = "swarm") -> None:
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
-    boto3.client("firehose", region_name="us-east-1").create_delivery_stream(
-        DeliveryStreamName=name,
-        DeliveryStreamType="DirectPut",
-        ExtendedS3DestinationConfiguration={
-            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
-            "BucketARN": f"arn:aws:s3:::{BUCKET}",
-            "Prefix": "raw/",
-        },
-    )
-
-
-def landed() -> list[dict]:
-    s3 = boto3.client("s3", region_name="us-east-1")
-    events = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-        for obj in page.get("Contents", []):
-            body = s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
-            events.extend(json.loads(line) for line in body.splitlines())
-    return events
-
-
-def env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
-
-
-def common(tmp: Path, *extra: str) -> list[str]:
-    return ["--host", "firehose://swarm", "--accounts", str(ACCOUNTS), "--seed", "5",
-            "--netflix-summary", str(tmp / "summary.json"), "--dead-letter", str(tmp / "dlq.ndjson"), *extra]  # fmt: skip
+pytestmark = pytest.mark.slow  # every test here runs locust processes, against moto
 
 
 def test_single_process_headless_run_lands_what_it_reports(aws: str, tmp_path: Path) -> None:
     make_stream()
     proc = subprocess.run(
-        [*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--csv", str(tmp_path / "out"), "--only-summary",
+        [*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--json-file", str(tmp_path / "stats"), "--only-summary",
          *common(tmp_path, *BOTOCORE)],
-        env=env(), capture_output=True, timeout=120, check=False,
+        env=env(), capture_output=True, timeout=RUN_DEADLINE_S, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -72,45 +44,55 @@ def test_single_process_headless_run_lands_what_it_reports(aws: str, tmp_path: P
     events = landed()
     assert len(events) == summary["accepted"]
     assert len({e["event_id"] for e in events}) == len(events)
-    with (tmp_path / "out_stats.csv").open() as fh:
-        rows = {(r["Type"], r["Name"]): r for r in csv.DictReader(fh)}
-    row = rows[("Firehose", "PutRecordBatch")]
-    assert int(row["Failure Count"]) == 0 and int(row["Request Count"]) > 0
+    row = final_stats(tmp_path / "stats")
+    assert row["method"] == "Firehose"
+    assert row["num_failures"] == 0 and row["num_requests"] > 0
+
+
+def listening_port(pid: int) -> int | None:
+    """The TCP port process ``pid`` listens on, from ``ss``; None while it listens on none."""
+    out = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True, check=False).stdout
+    for line in out.splitlines():
+        if f"pid={pid}," in line:
+            return int(line.split()[3].rsplit(":", 1)[1])
+    return None
 
 
 def test_master_and_two_workers_split_users_and_add_up(aws: str, tmp_path: Path) -> None:
     make_stream()
-    master = subprocess.Popen(
-        [*LOCUST, "--master", "--headless", "-u", "4", "-r", "4", "-t", "4s", "--expect-workers", "2",
+    master = Child(
+        [*LOCUST, "--master", "--headless", "-u", "4", "-r", "4", "-t", "600s", "--expect-workers", "2",
          "--master-bind-host", "127.0.0.1", "--master-bind-port", "0", "--only-summary", *common(tmp_path)],
-        env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        log_dir=tmp_path, name="locust-master", env=env(),
     )  # fmt: skip
     # locust does not accept port 0 for the master; find the port it listens on.
-    workers: list[subprocess.Popen] = []
+    workers: list[Child] = []
     try:
-        port = None
-        deadline = time.monotonic() + 30
-        while port is None and time.monotonic() < deadline:
-            out = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True, check=False).stdout
-            for line in out.splitlines():
-                if f"pid={master.pid}," in line:
-                    port = int(line.split()[3].rsplit(":", 1)[1])
-            time.sleep(0.2)
-        assert port, "master did not listen"
-        for _ in range(2):
-            workers.append(subprocess.Popen(
+        port = wait_until(
+            lambda: listening_port(master.pid), what="the locust master to listen", children=[master]
+        )
+        for i in range(2):
+            workers.append(Child(
                 [*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
                  *common(tmp_path)[4:]],  # worker: same options, minus --host
-                env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                log_dir=tmp_path, name=f"locust-worker-{i}", env=env(),
             ))  # fmt: skip
-        _, err = master.communicate(timeout=120)
+        # Each worker builds its world before its first batch, which takes a while on a
+        # busy machine: run until both have landed events, then stop the swarm as Ctrl-C
+        # would (the -t above is only a backstop).
+        wait_until(
+            lambda: {(e["user_id"] - BASE) // ACCOUNTS for e in landed()} == {0, 1},
+            what="events from both workers in the bucket",
+            children=[master, *workers],
+        )
+        master.proc.send_signal(signal.SIGTERM)
+        code = master.wait()
         for w in workers:
-            w.wait(timeout=60)
+            w.wait()
     finally:
         for p in [master, *workers]:
-            if p.poll() is None:
-                p.kill()
-    assert master.returncode == 0, err.decode()[-2000:]
+            p.kill()
+    assert code == 0, "\n".join(p.output(2000) for p in [master, *workers])
     summary = json.loads((tmp_path / "summary.json").read_text())
     per_worker = summary["workers"]
     assert sorted(per_worker) == ["0", "1"]
@@ -130,20 +112,19 @@ def test_throttling_shows_as_retries_and_as_failures_only_when_dead_lettered(
 ) -> None:
     make_stream()
     proc = subprocess.run(
-        [*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--csv", str(tmp_path / "out"), "--only-summary",
+        [*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--json-file", str(tmp_path / "stats"), "--only-summary",
          *common(tmp_path, "--transport-faults", "throttle_rate=0.3", "--max-attempts", attempts, *BOTOCORE)],
-        env=env(), capture_output=True, timeout=120, check=False,
+        env=env(), capture_output=True, timeout=RUN_DEADLINE_S, check=False,
     )  # fmt: skip
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["throttled"] > 0
-    with (tmp_path / "out_stats.csv").open() as fh:
-        row = next(r for r in csv.DictReader(fh) if r["Name"] == "PutRecordBatch")
+    row = final_stats(tmp_path / "stats")
     if dead:
         assert summary["dead_lettered"] > 0 and summary["retried"] == 0
-        assert int(row["Failure Count"]) > 0
+        assert row["num_failures"] > 0
         assert proc.returncode == 1  # locust exits 1 when requests failed
     else:
         assert summary["retried"] >= summary["throttled"] > 0
-        assert summary["dead_lettered"] == 0 and int(row["Failure Count"]) == 0
+        assert summary["dead_lettered"] == 0 and row["num_failures"] == 0
         assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert len(landed()) == summary["accepted"]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.functional.test_locust import LOCUST, common, env, landed, make_stream
+from tests.functional.locust_runs import LOCUST, common, env, final_stats, landed, make_stream
+from tests.polling import RUN_DEADLINE_S
+
+pytestmark = pytest.mark.slow  # every test here runs locust processes, against moto
 
 
 @pytest.mark.parametrize("faults", [(), ("--transport-faults", "throttle_rate=0.3", "--max-attempts", "20")])
@@ -18,9 +20,9 @@ def test_fast_transport_headless_run_lands_what_it_reports(
 ) -> None:
     make_stream()
     proc = subprocess.run(
-        [*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--csv", str(tmp_path / "out"), "--only-summary",
+        [*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--json-file", str(tmp_path / "stats"), "--only-summary",
          *common(tmp_path, "--transport", "fast", *faults)],
-        env=env(), capture_output=True, timeout=120, check=False,
+        env=env(), capture_output=True, timeout=RUN_DEADLINE_S, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -31,10 +33,9 @@ def test_fast_transport_headless_run_lands_what_it_reports(
     events = landed()
     assert len(events) == summary["accepted"]
     assert len({e["event_id"] for e in events}) == len(events)
-    with (tmp_path / "out_stats.csv").open() as fh:
-        rows = {(r["Type"], r["Name"]): r for r in csv.DictReader(fh)}
-    row = rows[("Firehose", "PutRecordBatch")]
-    assert int(row["Failure Count"]) == 0 and int(row["Request Count"]) > 0
+    row = final_stats(tmp_path / "stats")
+    assert row["method"] == "Firehose"
+    assert row["num_failures"] == 0 and row["num_requests"] > 0
 
 
 # botocore logs each call it makes at DEBUG; the fast transport's calls do not go through it.
@@ -54,7 +55,7 @@ def test_the_transport_is_fast_by_default_and_selected_by_the_environment(
     proc = subprocess.run(
         [*LOCUST, "--headless", "-u", "1", "-r", "1", "-t", "2s", "--only-summary", "--loglevel", "DEBUG",
          *common(tmp_path, "--events-per-user", "500")],
-        env={**env(), **environment}, capture_output=True, timeout=120, check=False,
+        env={**env(), **environment}, capture_output=True, timeout=RUN_DEADLINE_S, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     summary = json.loads((tmp_path / "summary.json").read_text())

@@ -18,6 +18,8 @@ import pytest
 
 from producer.config.scenario import SHIPPED_DIR, load_scenario, shipped_scenarios
 
+pytestmark = pytest.mark.slow  # every test here runs the command in a process
+
 #: Events per run: a few thousand, enough for every fault to show.
 COUNT = 5000
 #: schema-drift starts at 11:59:30 at 200/s and changes at 12:00: 6,000 events in.
@@ -249,8 +251,11 @@ def test_throttle_storm_against_a_firehose_endpoint_throttles_and_loses_nothing(
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
     summary_path = tmp_path / "summary.json"
     dead = tmp_path / "dead-letters.ndjson"
-    # ~2.5 MB as fast as possible against the rehearsed 1 MiB/s quota.
+    # ~2.5 MB as fast as possible against a rehearsed quota. The scenario's 1 MiB/s only
+    # throttles when the producer outruns it, which a busy machine sending into moto may
+    # not; a quarter of it throttles on any machine, through the same scenario otherwise.
     args = ["run", "--scenario", "throttle-storm", "--start", START, "--count", "8000", "--quiet",
+            "--quota", "256KiB/s",
             "--summary-json", str(summary_path), "--dead-letter", str(dead)]  # fmt: skip
     proc = subprocess.run([sys.executable, "-m", "producer", *args], capture_output=True, env=env,
                           cwd=tmp_path, timeout=300, check=False)  # fmt: skip

@@ -18,6 +18,8 @@ from producer.errors import ConfigError
 from producer.landed.verify import S3Source, verify
 from producer.sinks.lake import DEFAULT_PREFIX, DEFAULT_STREAM, object_key
 
+pytestmark = pytest.mark.slow  # every test here runs against moto in server mode
+
 BUCKET = "netflix-raw-verify"
 PREFIX = "netflix/"
 T0 = 1_790_000_000.0

@@ -8,8 +8,9 @@ skips Firehose, Glue, Athena and CloudWatch resources, so a moto deployment prov
 
 from __future__ import annotations
 
-import ast
 import fnmatch
+import functools
+import importlib.util
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -137,6 +139,7 @@ def raw_zone() -> str:
 # ------------------------------------------------------------------ linters
 
 
+@pytest.mark.slow  # runs a process
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
 def test_cfn_lint_reports_no_error_and_no_warning(path: Path) -> None:
     command = [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())"]
@@ -451,20 +454,22 @@ def test_null_event_ts_defaults_to_quarantine(template: dict[str, Any]) -> None:
 
 
 def script_constants() -> dict[str, Any]:
-    """The Glue script's argument constants, read without importing it (no pyspark needed)."""
-    wanted = {"REQUIRED_ARGS", "OPTIONAL_ARGS", "NULL_EVENT_TS_OPTIONS"}
-    found: dict[str, Any] = {}
-    for node in ast.parse(GLUE_SCRIPT.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if isinstance(target, ast.Name) and target.id in wanted:
-            found[target.id] = ast.literal_eval(value)
+    """The Glue script's argument constants (it imports without pyspark)."""
+    wanted = {"REQUIRED_ARGS", "OPTIONAL_ARGS", "NULL_EVENT_TS_OPTIONS", "OPTIONS"}
+    found = {name: getattr(glue_script(), name) for name in wanted if hasattr(glue_script(), name)}
     assert set(found) == wanted, f"{GLUE_SCRIPT.name} no longer defines {wanted - set(found)}"
     return found
+
+
+@functools.cache
+def glue_script() -> ModuleType:
+    name = "glue_script_under_test"
+    spec = importlib.util.spec_from_file_location(name, GLUE_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.skipif(not GLUE_SCRIPT.exists(), reason=f"{GLUE_SCRIPT} is not in the tree yet")
@@ -482,6 +487,26 @@ def test_glue_job_passes_only_arguments_the_script_reads(
     assert params["NullEventTsPolicy"]["AllowedValues"] == list(script["NULL_EVENT_TS_OPTIONS"])
     assert params["NullEventTsPolicy"]["Default"] == script["OPTIONAL_ARGS"]["null_event_ts"]
     assert params["EtlMetricsNamespace"]["Default"] == script["OPTIONAL_ARGS"]["metrics_namespace"]
+
+
+@pytest.mark.skipif(not GLUE_SCRIPT.exists(), reason=f"{GLUE_SCRIPT} is not in the tree yet")
+def test_glue_job_arguments_default_to_the_scripts_declared_defaults(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """An option the template passes has, as its value or its parameter's default, the
+    script's own default: a deployed job behaves as the script documents."""
+    args = props(resources, "GlueJob")["DefaultArguments"]
+    params = template["Parameters"]
+    passed = {}
+    for option in script_constants()["OPTIONS"]:
+        value = args.get(f"--{option.name}")
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            value = params[value["Ref"]]["Default"]
+        passed[option.name] = str(value)
+    assert passed == {name: script_constants()["OPTIONAL_ARGS"][name] for name in passed}
+    assert set(passed) == {"null_event_ts", "metrics_namespace"}  # the rest keep the script's defaults
 
 
 # ---------------------------------------------------------------- analytics
@@ -517,6 +542,7 @@ def test_named_queries_default_to_the_pipelines_workgroup_and_database(template:
         assert name in template["Outputs"], name
 
 
+@pytest.mark.slow  # runs a process
 def test_sync_script_agrees_that_the_named_queries_are_current() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "infra" / "sync_named_queries.py"), "--check"],

@@ -34,9 +34,9 @@ from producer.pipeline.etl import load_glue_job, run_etl
 from producer.pipeline.query import LocalAthena, named_queries
 from producer.runtime.clock import ManualClock
 from producer.runtime.runner import run
-from producer.sinks.factory import open_sink
+from producer.sinks.registry import open_sink
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]  # a real local Spark session
 
 JOB = load_glue_job()
 EVENT_TYPES = set(JOB.EVENT_TYPES)

@@ -36,6 +36,7 @@ def parsed(records: list[bytes]) -> list[dict | None]:
     return out
 
 
+@pytest.mark.slow  # statistical: fault rates measured on a big sample
 def test_each_fault_is_present_at_its_rate(small_world: World, tmp_path) -> None:
     faults = DataFaults(
         duplicates=Fault(rate=0.02),

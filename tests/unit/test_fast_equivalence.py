@@ -626,7 +626,7 @@ def test_credentials_are_never_logged(creds: None, caplog: pytest.LogCaptureFixt
 
 def test_the_fast_transport_is_the_default_behind_the_same_seam(creds: None) -> None:
     from producer.sinks.base import EpochClock
-    from producer.sinks.factory import open_sink
+    from producer.sinks.registry import open_sink
 
     clock: EpochClock = time.time
     assert resolve({}, env={}).transport == "fast"
@@ -641,7 +641,7 @@ def test_the_fast_transport_is_the_default_behind_the_same_seam(creds: None) -> 
 
 def test_botocore_is_still_picked_when_asked_for(creds: None) -> None:
     from producer.sinks.base import EpochClock
-    from producer.sinks.factory import open_sink
+    from producer.sinks.registry import open_sink
 
     clock: EpochClock = time.time
     settings = resolve({"sink": "firehose", "transport": "botocore"}, env={})
@@ -670,9 +670,9 @@ def test_sinks_other_than_firehose_and_kinesis_ignore_the_transport(
 ) -> None:
     from producer.sinks.aws.s3 import S3Sink
     from producer.sinks.base import EpochClock
-    from producer.sinks.factory import open_sink
     from producer.sinks.lake import LakeSink
     from producer.sinks.null import NullSink
+    from producer.sinks.registry import open_sink
 
     clock: EpochClock = time.time
     chosen = {} if transport is None else {"transport": transport}

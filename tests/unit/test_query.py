@@ -184,3 +184,25 @@ def test_command_errors_are_one_line_and_exit_1(args: list[str], expected: str, 
     assert len(lines) == 1, result.output
     assert expected.replace("{tmp}", str(tmp_path)) in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_missing_pipeline_packages_name_the_pipeline_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import sys
+
+    from producer.pipeline.etl import load_glue_job, local_spark
+
+    # A module set to None in sys.modules fails to import, as if not installed.
+    for name in ("pyspark", "pyspark.sql", "duckdb", "sqlglot"):
+        monkeypatch.setitem(sys.modules, name, None)
+    from producer.pipeline.query import translate
+
+    for attempt in (lambda: load_glue_job.__wrapped__(tmp_path / "job.py"), local_spark,
+                    lambda: LocalAthena(tmp_path), lambda: translate("SELECT 1")):  # fmt: skip
+        with pytest.raises(ConfigError) as info:
+            attempt()
+        message = str(info.value)
+        assert "pip install 'netflix-producer[pipeline]'" in message
+        assert "pip install -e '.[pipeline]'" in message
+        assert "==" not in message, "no pinned package of its own: the extra pins it"

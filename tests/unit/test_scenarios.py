@@ -386,6 +386,58 @@ def test_docs_embed_the_scenario_reference_exactly() -> None:
     assert block in text
 
 
+def _leaves(node: dict[str, Any], prefix: str = "") -> dict[str, Key]:
+    leaves: dict[str, Key] = {}
+    for name, spec in node.items():
+        path = f"{prefix}.{name}" if prefix else name
+        leaves |= _leaves(spec, path) if isinstance(spec, dict) else {path: spec}
+    return leaves
+
+
+def _weights_shown(text: str, names: tuple[str, ...]) -> dict[str, float]:
+    """'tv 0.58, console 0.07' or 'tv/console 0.8, others 1.5' as {device: weight}."""
+    weights: dict[str, float] = {}
+    for part in text.split(", "):
+        who, value = part.rsplit(" ", 1)
+        chosen = [n for n in names if n not in weights] if who == "others" else who.split("/")
+        weights |= dict.fromkeys(chosen, float(value))
+    return weights
+
+
+def test_documented_defaults_are_the_defaults_of_what_each_key_configures() -> None:
+    """A key's default in the docs and the JSON Schema is the one a run gets without it."""
+    from producer.config.settings import SETTINGS
+    from producer.generation.schema import DEVICE_TYPES
+    from producer.generation.sessions import SessionParams
+    from producer.generation.world import WorldConfig
+
+    leaves = _leaves(SCHEMA)
+    settings = {s.name: s.default for s in SETTINGS}
+    # Setting-backed keys show the setting's default; the seed shows what none means, and
+    # the prefix (long, with its timestamp expressions) is documented with the sink.
+    for path, setting in _SETTING_OF.items():
+        shown = {"seed": "random", "sink.prefix": ""}.get(path, settings[setting] or "")
+        assert leaves[path].default == shown, path
+    assert settings["seed"] is None
+    sessions, world = SessionParams(), WorldConfig()
+    expected: dict[str, Any] = {f"sessions.{name}": getattr(sessions, name) for name in (
+        k for k in SCHEMA["sessions"] if k not in ("transitions", "pause_rate_per_h"))}  # fmt: skip
+    expected |= {f"catalog.{name}": getattr(world, name) for name in SCHEMA["catalog"] if name != "titles"}
+    expected["population.profiles_per_account"] = world.profiles_per_account
+    for path, value in expected.items():
+        shown = yaml.safe_load(leaves[path].default)
+        assert shown == (list(value) if isinstance(value, tuple) else value), path
+    assert world.accounts == int(settings["accounts"] or 0) and world.titles == int(settings["titles"] or 0)
+    assert _weights_shown(leaves["population.device_weights"].default, DEVICE_TYPES) == world.device_weights
+    assert (
+        _weights_shown(leaves["sessions.pause_rate_per_h"].default, DEVICE_TYPES) == sessions.pause_rate_per_h
+    )
+    assert yaml.safe_load("{" + leaves["sessions.transitions"].default + "}") == {
+        "SEEK": {"BUFFER_START": sessions.seek_buffer_prob},
+        "PLAY_STOP": {"PLAY_START": sessions.autoplay_prob},
+    }
+
+
 def test_docs_list_every_shipped_scenario_with_its_command() -> None:
     docs = {name: (ROOT / "docs" / name).read_text(encoding="utf-8") for name in ("scenarios.md",
             "runbook_failures.md", "troubleshooting.md")}  # fmt: skip

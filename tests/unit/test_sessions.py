@@ -98,6 +98,7 @@ def _check_session_invariants(events: list[dict], duration_ms: int, *, cold: boo
             assert cur["event_type"] in ("BUFFER_END",)
 
 
+@pytest.mark.slow  # statistical: a big sample of sessions
 @pytest.mark.parametrize("warm", [False, True])
 def test_session_invariants_over_100k_events(small_world: World, warm: bool) -> None:
     records = generate(small_world, 120_000, rate=20.0, warm=warm)
@@ -140,6 +141,7 @@ def test_series_continue_into_the_next_episode(small_world: World) -> None:
     assert 5 <= np.median(gaps) <= 20
 
 
+@pytest.mark.slow  # statistical: a big sample of sessions
 def test_event_mix_and_quality_of_experience_are_plausible(small_world: World) -> None:
     records = generate(small_world, 150_000, rate=100.0)
     types = Counter(json.loads(r)["event_type"] for r in records)
@@ -150,6 +152,7 @@ def test_event_mix_and_quality_of_experience_are_plausible(small_world: World) -
     assert types["SEEK"] > 0 and types["BUFFER_START"] > 0
 
 
+@pytest.mark.slow  # statistical: a big sample of sessions
 def test_daily_curve_and_mixes_over_a_simulated_day(small_world: World) -> None:
     """Over one simulated day at a constant global rate, plays start in local evenings
     and the device and country mixes follow the population's weights."""

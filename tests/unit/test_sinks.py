@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import producer.sinks
-from producer.errors import ConfigError, SinkError
+from producer.errors import ConfigError, OutputClosedError, SinkError
 from producer.sinks import (
     BatchResult,
     FileSink,
@@ -180,6 +180,7 @@ def test_stdout_sink_closed_pipe_is_a_one_line_sink_error() -> None:
     with pytest.raises(SinkError) as info:
         drive(sink, [record(1)])
     assert str(info.value) == "stdout: pipe closed by the reader"
+    assert isinstance(info.value, OutputClosedError), "a reader leaving is a normal end, not a failure"
     # Closing after the reader left does not raise a second time.
     drive(sink)
 

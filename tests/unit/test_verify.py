@@ -305,7 +305,7 @@ def test_report_is_frozen_and_serialises(landed: tuple[Path, Path, list[bytes]])
     data = report.to_dict()
     assert data["ok"] is True and data["expected"] == 1000
     assert json.loads(json.dumps(data)) == data
-    assert set(data) == {*VerifyReport.__dataclass_fields__, "ok"}
+    assert set(data) == {*VerifyReport.__dataclass_fields__, "ok", "lag_applicable"}
 
 
 def test_verify_errors_are_one_line(tmp_path: Path, landed: tuple[Path, Path, list[bytes]]) -> None:
@@ -339,6 +339,7 @@ def test_work_dir_is_used_and_cleaned(tmp_path: Path, landed: tuple[Path, Path, 
     assert list(work.iterdir()) == []
 
 
+@pytest.mark.slow  # a million ids
 def test_a_million_ids_in_bounded_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     n, lost = 1_000_000, 1000
     raw = np.frombuffer(np.random.default_rng(1).bytes(16 * n), dtype=np.uint8).reshape(n, 16)
@@ -489,6 +490,15 @@ def test_run_manifest_then_verify_the_lake(tmp_path: Path) -> None:
     assert report.lag_max_s is not None and -11.0 <= report.lag_max_s <= 60.0
     assert report.lag_p50_s is not None and -11.0 <= report.lag_p50_s <= report.lag_max_s
 
+    # ... which is no delivery lag: the manifest says the clock was simulated, and the
+    # report says the lag does not apply instead of showing a negative one.
+    assert report.clock == "simulated" and not report.lag_applicable
+    assert report.to_dict()["lag_applicable"] is False
+    shown = invoke("--manifest", str(manifest), "--lake-dir", str(lake))
+    assert shown.exit_code == 0, shown.output
+    assert "not applicable (simulated clock)" in shown.output
+    assert "lag p50" not in shown.output
+
     (tmp_path / "lost").mkdir()
     objects = sorted(lake.rglob("*.gz"))
     assert len(objects) >= 3
@@ -504,3 +514,19 @@ def test_writer_errors_are_producer_errors(tmp_path: Path) -> None:
     writer.close()
     with pytest.raises(ProducerError, match="add after close"):
         writer.add([record(1)])
+
+
+def test_a_realtime_run_reports_its_lag(tmp_path: Path) -> None:
+    records = [record(i, ts=T0 - 5.0) for i in range(10)]
+    manifest = tmp_path / "m"
+    with ManifestWriter(manifest, clock="realtime") as writer:
+        writer.add(records)
+    put_object(tmp_path / "lake", records, ts=T0)
+    report = verify(manifest, LakeSource(root=tmp_path / "lake"))
+    assert report.clock == "realtime" and report.lag_applicable
+    assert report.lag_max_s == pytest.approx(5.0)
+    shown = invoke("--manifest", str(manifest), "--lake-dir", str(tmp_path / "lake"))
+    assert "lag p50" in shown.output and "5.000 s" in shown.output
+    # A manifest from before the clock was recorded still reads, with the lag shown.
+    old = verify(write_manifest(tmp_path / "old", records), LakeSource(root=tmp_path / "lake"))
+    assert old.clock is None and old.lag_applicable and old.ok

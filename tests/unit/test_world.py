@@ -32,6 +32,7 @@ def test_catalog_durations_are_realistic() -> None:
     assert set(np.unique(cat.episode_count[~cat.is_film])) <= set(range(6, 11))
 
 
+@pytest.mark.slow  # statistical: shares measured on a big sample
 def test_default_popularity_reproduces_netflix_concentration() -> None:
     cat = World(WorldConfig(seed=4, accounts=1_000, titles=16_000)).catalog
     w = np.sort(cat.title_weight)[::-1]
@@ -45,6 +46,7 @@ def test_default_popularity_reproduces_netflix_concentration() -> None:
     assert bottom50 <= 0.07
 
 
+@pytest.mark.slow  # statistical: shares measured on a big sample
 def test_zipf_exponent_is_recovered_from_sampled_plays() -> None:
     world = World(WorldConfig(seed=5, accounts=1_000, titles=4_000, popularity="zipf", zipf_exponent=1.0))
     cat = world.catalog
@@ -57,6 +59,7 @@ def test_zipf_exponent_is_recovered_from_sampled_plays() -> None:
     assert slope == pytest.approx(-1.0, abs=0.12)
 
 
+@pytest.mark.slow  # statistical: shares measured on a big sample
 def test_population_profiles_devices_and_countries() -> None:
     pop = World(WorldConfig(seed=6, accounts=200_000, titles=100)).population
     per_account = np.bincount(pop.account_profiles, minlength=6)[1:] / pop.n_accounts
