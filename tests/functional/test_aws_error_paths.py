@@ -27,6 +27,8 @@ from producer.sinks.aws.kinesis import KinesisTransport
 from producer.sinks.aws.s3 import S3Sink
 from tests.unit.test_landed_objects import build_lake
 
+pytestmark = pytest.mark.slow  # every test here runs against moto in server mode
+
 TRANSPORTS = {
     "firehose": (FirehoseTransport, "Firehose"),
     "fast-firehose": (FastFirehoseTransport, "Firehose"),
