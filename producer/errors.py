@@ -18,6 +18,7 @@ __all__ = [
     "OutputClosedError",
     "ProducerError",
     "SinkError",
+    "TransportError",
 ]
 
 
@@ -54,6 +55,20 @@ class OutputClosedError(SinkError):
     A normal end of the run, not a failure: the run stops, exits 0, and counts the
     records the reader never got as not delivered (``failed``), without dead letters.
     """
+
+
+class TransportError(ProducerError):
+    """One call to a remote API failed as a whole. ``retryable`` says whether trying again can help.
+
+    Raised by the transports (the AWS error translation builds it) and caught by the
+    delivery retry loop, which retries it or stops the run with :class:`SinkError`.
+    """
+
+    def __init__(self, code: str, message: str, *, retryable: bool) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = retryable
 
 
 class DataQualityError(ProducerError):

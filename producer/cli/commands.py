@@ -449,6 +449,8 @@ def lake_summary(lake_dir: str | None) -> None:
     t.add_row("objects", f"{inv.objects:,}  ({inv.bytes:,} bytes)")
     t.add_row("records", f"{inv.records:,}")
     t.add_row("malformed lines", f"{inv.malformed:,}")
+    if inv.unreadable:
+        t.add_row("unreadable objects", f"{inv.unreadable:,}")
     t.add_row("event_ts range", f"{iso(inv.first_ts)} .. {iso(inv.last_ts)}")
     for name, count in inv.event_types.most_common():
         t.add_row(f"  {name}", f"{count:,}")

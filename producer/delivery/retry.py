@@ -27,8 +27,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from producer.errors import SinkError
-from producer.sinks.base import BatchResult, RecordFailure
+from producer.errors import SinkError, TransportError
+from producer.sinks.base import THROTTLING_CODES, BatchResult, RecordFailure
 
 __all__ = [
     "THROTTLING_CODES",
@@ -42,28 +42,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Error codes that mean "slow down" (counted as throttled).
-THROTTLING_CODES = frozenset(
-    {
-        "ServiceUnavailableException",  # Firehose: "Slow down."
-        "ProvisionedThroughputExceededException",  # Kinesis Data Streams
-        "ThrottlingException",
-        "KMSThrottlingException",
-        "SlowDown",  # S3
-        "LimitExceededException",
-    }
-)
-
-
-class TransportError(Exception):
-    """A whole call failed. ``retryable`` says whether trying again can help."""
-
-    def __init__(self, code: str, message: str, *, retryable: bool) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.retryable = retryable
 
 
 class Transport(Protocol):

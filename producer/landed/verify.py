@@ -1,7 +1,8 @@
 """Checking that what a run says it delivered actually landed.
 
 :func:`verify` reads a manifest (see :mod:`producer.delivery.manifest`) and every record under a
-destination (a local lake directory or an S3 bucket and prefix) and counts, per event
+destination (a local lake directory or an S3 bucket and prefix, read as
+:mod:`producer.landed.objects` reads them) and counts, per event
 id, what is missing, duplicated or unexpected, plus the delivery lag of what landed.
 
 It works in bounded memory for any number of events: both sides' ids are partitioned
@@ -13,17 +14,13 @@ come from a fixed-size reservoir sample (exact up to a million records).
 from __future__ import annotations
 
 import contextlib
-import gzip
-import io
 import json
 import logging
 import math
-import os
 import re
 import shutil
 import tempfile
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +31,7 @@ import numpy.typing as npt
 
 from producer.delivery.manifest import event_id_text, event_id_words, id_text, read_manifest
 from producer.errors import ConfigError, ProducerError
+from producer.landed.objects import LakeSource, S3Source, StoredObject, UnreadableObjectError, record_lines
 
 __all__ = ["LakeSource", "S3Source", "VerifyReport", "verify"]
 
@@ -44,8 +42,6 @@ MAX_MISSING_EXAMPLES = 10
 #: Lag percentiles are exact up to this many records, sampled uniformly beyond.
 LAG_SAMPLE_SIZE = 1 << 20
 
-#: Bytes read from an object at a time (after decompression).
-_READ_BYTES = 1 << 20
 #: Found ids are written to the bucket files in runs of about this many.
 _FLUSH_IDS = 1 << 20
 #: Buckets hold about this many manifest ids at most (32 MiB): K grows with the manifest.
@@ -53,7 +49,6 @@ _BUCKET_IDS = 1 << 21
 _MIN_BUCKET_BITS = 6  # K = 64
 _MAX_BUCKET_BITS = 16
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_GZIP_MAGIC = b"\x1f\x8b"
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 #: Firehose's object name: ``<stream>-<version>-YYYY-MM-dd-HH-mm-ss-<uuid>[.gz]``, in UTC.
 _OBJECT_NAME = re.compile(rf"-(\d{{4}})-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-{_UUID}(?:\.gz)?$")
@@ -118,185 +113,6 @@ class VerifyReport:
         data["ok"] = self.ok
         data["lag_applicable"] = self.lag_applicable
         return data
-
-
-@dataclass(frozen=True, slots=True)
-class _StoredObject:
-    """One object of a destination, opened for reading."""
-
-    key: str
-    modified: float
-    read: Callable[[int], bytes]  # up to n bytes, b"" at the end; errors already translated
-    close: Callable[[], None]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LakeSource:
-    """A local lake: every file under ``root`` except dot-files and ``.json`` summaries."""
-
-    root: Path
-
-    def describe(self) -> str:
-        return f"lake {self.root}"
-
-    def objects(self, *, skip: Path | None = None) -> Iterator[_StoredObject]:
-        """Check the directory now; the iterator opens one object at a time, in key order."""
-        root = Path(self.root)
-        if not root.is_dir():
-            msg = f"--lake-dir '{root}' does not exist or is not a directory"
-            raise ConfigError(msg)
-        return self._objects(root, skip.resolve() if skip is not None else None)
-
-    @staticmethod
-    def _objects(root: Path, skip: Path | None) -> Iterator[_StoredObject]:
-        paths = sorted(
-            p
-            for p in root.rglob("*")
-            if p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(root).parts)
-            and p.suffix != ".json"
-        )
-        for path in paths:
-            if skip is not None and path.resolve() == skip:
-                continue
-            try:
-                file = path.open("rb")
-                modified = os.fstat(file.fileno()).st_mtime
-            except OSError as exc:
-                msg = f"cannot read lake object '{path}': {exc.strerror or exc}"
-                raise ProducerError(msg) from exc
-            yield _StoredObject(
-                key=str(path.relative_to(root)),
-                modified=modified,
-                read=_local_reader(path, file),
-                close=file.close,
-            )
-
-
-def _local_reader(path: Path, file: io.BufferedReader) -> Callable[[int], bytes]:
-    def read(n: int) -> bytes:
-        try:
-            return file.read(n)
-        except OSError as exc:
-            msg = f"cannot read lake object '{path}': {exc.strerror or exc}"
-            raise ProducerError(msg) from exc
-
-    return read
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class S3Source:
-    """Every object under ``s3://bucket/prefix`` (dot-named objects and folder markers skipped).
-
-    ``region``, ``profile`` and ``endpoint_url`` configure the default client; None
-    leaves them to botocore's usual resolution (which honours ``AWS_ENDPOINT_URL``).
-    ``client`` is a boto3 S3 client to use instead.
-    """
-
-    bucket: str
-    prefix: str = ""
-    region: str | None = None
-    profile: str | None = None
-    endpoint_url: str | None = None
-    client: Any = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        region: str | None = None,
-        profile: str | None = None,
-        endpoint_url: str | None = None,
-    ) -> S3Source:
-        """Parse ``s3://bucket/prefix`` (the prefix may be empty)."""
-        scheme, sep, rest = url.partition("://")
-        bucket, _, prefix = rest.partition("/")
-        if scheme != "s3" or not sep or not bucket:
-            msg = f"--s3 '{url}': expected s3://bucket/prefix"
-            raise ConfigError(msg)
-        return cls(bucket=bucket, prefix=prefix, region=region, profile=profile, endpoint_url=endpoint_url)
-
-    def describe(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-    def objects(self, *, skip: Path | None = None) -> Iterator[_StoredObject]:
-        """Build the client now (credential and profile errors fail fast); list lazily."""
-        return self._objects(self._client())
-
-    def _client(self) -> Any:
-        if self.client is not None:
-            return self.client
-        import boto3
-
-        with self._errors():
-            try:
-                session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
-                return session.client("s3", endpoint_url=self.endpoint_url)
-            except ValueError as exc:  # botocore rejects a malformed endpoint this way
-                msg = f"--endpoint-url '{self.endpoint_url}': {exc}"
-                raise ConfigError(msg) from exc
-
-    def _objects(self, client: Any) -> Iterator[_StoredObject]:
-        with self._errors():
-            pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
-            for page in pages:
-                for item in page.get("Contents", ()):
-                    key: str = item["Key"]
-                    if key.endswith("/") or key.rpartition("/")[2].startswith("."):
-                        continue
-                    body = client.get_object(Bucket=self.bucket, Key=key)["Body"]
-                    yield _StoredObject(
-                        key=key,
-                        modified=item["LastModified"].timestamp(),
-                        read=self._reader(body, key),
-                        close=body.close,
-                    )
-
-    def _reader(self, body: Any, key: str) -> Callable[[int], bytes]:
-        def read(n: int) -> bytes:
-            with self._errors(key):
-                data: bytes = body.read(n)
-                return data
-
-        return read
-
-    @contextlib.contextmanager
-    def _errors(self, key: str | None = None) -> Iterator[None]:
-        """Translate botocore's errors into one-line ProducerErrors, in one place."""
-        from botocore import exceptions as bx
-
-        where = f"s3://{self.bucket}/{key if key is not None else self.prefix}"
-        try:
-            yield
-        except bx.NoCredentialsError as exc:
-            msg = "no AWS credentials: set --profile, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-            raise ConfigError(msg) from exc
-        except bx.ProfileNotFound as exc:
-            msg = f"--profile '{self.profile}': no such AWS profile"
-            raise ConfigError(msg) from exc
-        except bx.ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", "")) or "error"
-            if code == "NoSuchBucket":
-                msg = f"bucket '{self.bucket}' not found"
-                raise ConfigError(msg) from exc
-            if code in ("AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-                msg = f"access denied to {where} ({code})"
-                raise ProducerError(msg) from exc
-            message = _one_line(str(error.get("Message", "")))
-            msg = f"S3 error on {where}: {code}" + (f": {message}" if message else "")
-            raise ProducerError(msg) from exc
-        except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError) as exc:
-            msg = f"cannot reach S3 for {where}: {_one_line(str(exc))}"
-            raise ProducerError(msg) from exc
-        except bx.BotoCoreError as exc:
-            msg = f"S3 error on {where}: {_one_line(str(exc))}"
-            raise ProducerError(msg) from exc
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def verify(manifest: Path, source: LakeSource | S3Source, *, work_dir: Path | None = None) -> VerifyReport:
@@ -548,30 +364,21 @@ class _Scan:
         self.unidentified = 0
         self.unreadable = 0
 
-    def read(self, stored: _StoredObject) -> None:
+    def read(self, stored: StoredObject) -> None:
         self.objects += 1
         when = _object_time(stored.key, stored.modified)
         try:
-            carry = b""
-            for chunk in _decoded(stored):
-                lines = (carry + chunk).split(b"\n")
-                carry = lines.pop()
+            for lines in record_lines(stored):
                 self._lines(lines, when)
-            if carry:
-                self._lines([carry], when)
-        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        except UnreadableObjectError as exc:
             self.unreadable += 1
-            logger.warning("object %s is not readable gzip: %s", stored.key, exc)
-        finally:
-            stored.close()
+            logger.warning("%s", exc)
 
     def _lines(self, lines: list[bytes], when: float) -> None:
         texts: list[bytes] = []
         stamps: list[float] = []
         records = malformed = unidentified = 0
         for line, event in zip(lines, _parsed(lines), strict=True):
-            if not line:
-                continue
             records += 1
             if event is None:
                 malformed += 1
@@ -630,52 +437,6 @@ def _parse(line: bytes | str) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return event if isinstance(event, dict) else None
-
-
-def _decoded(stored: _StoredObject) -> Iterator[bytes]:
-    """The object's bytes in chunks, gunzipped when it is GZIP (told by its magic bytes).
-
-    The content decides, not the ``.gz`` suffix: a real GZIP body always starts with
-    the magic, and a plain body under a ``.gz`` name (as some emulators write) still reads.
-    """
-    head = stored.read(_READ_BYTES)
-    while 0 < len(head) < len(_GZIP_MAGIC):  # a short read; S3 bodies may give one
-        more = stored.read(_READ_BYTES)
-        if not more:
-            break
-        head += more
-    if not head.startswith(_GZIP_MAGIC):
-        if stored.key.endswith(".gz") and head:
-            logger.debug("object %s is named .gz but is not GZIP; read as plain", stored.key)
-        while head:
-            yield head
-            head = stored.read(_READ_BYTES)
-        return
-    with gzip.GzipFile(fileobj=_Prepended(head, stored.read), mode="rb") as unzipped:
-        while chunk := unzipped.read(_READ_BYTES):
-            yield chunk
-
-
-class _Prepended(io.RawIOBase):
-    """A readable stream of ``head`` followed by what ``read`` returns."""
-
-    def __init__(self, head: bytes, read: Callable[[int], bytes]) -> None:
-        super().__init__()
-        self._head = head
-        self._read = read
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self._head[: len(view)]
-        if data:
-            self._head = self._head[len(data) :]
-        else:
-            data = self._read(len(view))
-        view[: len(data)] = data
-        return len(data)
 
 
 def _object_time(key: str, modified: float) -> float:

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 __all__ = [
     "BatchResult",
     "EpochClock",
+    "THROTTLING_CODES",
     "RecordFailure",
     "Sink",
 ]
@@ -16,6 +17,20 @@ __all__ = [
 #: Returns "now" as epoch seconds (UTC). The runner passes the run's clock, so a
 #: backfill over a simulated window names lake objects after simulated time.
 EpochClock = Callable[[], float]
+
+
+#: Error codes (of a :class:`RecordFailure` or a whole failed call) that mean "slow down":
+#: counted as throttled, and always worth retrying.
+THROTTLING_CODES = frozenset(
+    {
+        "ServiceUnavailableException",  # Firehose: "Slow down."
+        "ProvisionedThroughputExceededException",  # Kinesis Data Streams
+        "ThrottlingException",
+        "KMSThrottlingException",
+        "SlowDown",  # S3
+        "LimitExceededException",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

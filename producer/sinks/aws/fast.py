@@ -24,7 +24,6 @@ import http.client
 import json
 import logging
 import os
-import socket
 import ssl
 from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring_ascii
@@ -33,8 +32,14 @@ from urllib.parse import urlsplit
 
 import botocore.exceptions as bexc
 
-from producer.delivery.retry import TransportError
-from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
+from producer.errors import TransportError
+from producer.sinks.aws.clients import (
+    AwsOptions,
+    ClientHolder,
+    aiohttp_error_as_botocore,
+    translate_error,
+    urllib3_error_as_botocore,
+)
 from producer.sinks.aws.firehose import FirehoseTransport
 from producer.sinks.aws.kinesis import KinesisSyncTransport, KinesisTransport
 
@@ -132,31 +137,6 @@ def _failures(resp: Any, count_key: str, list_key: str) -> list[tuple[int, str, 
             message = entry.get("ErrorMessage")
             out.append((j, str(entry["ErrorCode"]), "" if message is None else str(message)))
     return out
-
-
-def _sdk_error(exc: Exception, url: str, proxy: str | None) -> Any:
-    """The botocore exception aiobotocore raises for an aiohttp failure (same mapping)."""
-    import aiohttp
-    from botocore.httpsession import mask_proxy_url
-
-    if isinstance(exc, aiohttp.ClientSSLError):
-        return bexc.SSLError(endpoint_url=url, error=exc)
-    if isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
-        return bexc.ProxyConnectionError(proxy_url=mask_proxy_url(proxy), error=exc)
-    if isinstance(
-        exc,
-        aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.http_exceptions.BadStatusLine,
-    ):
-        return bexc.ConnectionClosedError(error=exc, request=None, endpoint_url=url)
-    if isinstance(exc, aiohttp.ServerTimeoutError):
-        if str(exc).lower().startswith("connect"):
-            return bexc.ConnectTimeoutError(endpoint_url=url, error=exc)
-        return bexc.ReadTimeoutError(endpoint_url=url, error=exc)
-    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientConnectionError | socket.gaierror):
-        return bexc.EndpointConnectionError(endpoint_url=url, error=exc)
-    if isinstance(exc, asyncio.TimeoutError):
-        return bexc.ReadTimeoutError(endpoint_url=url, error=exc)
-    return bexc.HTTPClientError(error=exc)
 
 
 def _wire_target(meta: Any, operation: str) -> tuple[str, str, str, dict[str, str]]:
@@ -301,7 +281,7 @@ class SignedJsonClient:
                 async with self._http.post(self._url, data=body, headers=headers, proxy=self._proxy) as resp:
                     status, payload = resp.status, await resp.read()
             except Exception as exc:
-                raise _sdk_error(exc, self._url, self._proxy) from exc
+                raise aiohttp_error_as_botocore(exc, url=self._url, proxy=self._proxy) from exc
             _check_status(status, resp.headers, payload, self.operation)
         except TransportError:
             raise
@@ -356,26 +336,6 @@ class FastKinesisTransport(KinesisTransport):
 
 
 # -- blocking (threads, gevent, locust) ---------------------------------------------------
-
-
-def _sync_sdk_error(exc: Exception, url: str, proxy: str | None) -> Any:
-    """The botocore exception botocore's own urllib3 session raises for ``exc`` (same mapping)."""
-    import urllib3.exceptions as uexc
-    from botocore.httpsession import mask_proxy_url
-
-    if isinstance(exc, uexc.SSLError):
-        return bexc.SSLError(endpoint_url=url, error=exc)
-    if isinstance(exc, uexc.NewConnectionError | socket.gaierror):
-        return bexc.EndpointConnectionError(endpoint_url=url, error=exc)
-    if isinstance(exc, uexc.ProxyError):
-        return bexc.ProxyConnectionError(proxy_url=mask_proxy_url(proxy), error=exc)
-    if isinstance(exc, uexc.ConnectTimeoutError):
-        return bexc.ConnectTimeoutError(endpoint_url=url, error=exc)
-    if isinstance(exc, uexc.ReadTimeoutError):
-        return bexc.ReadTimeoutError(endpoint_url=url, error=exc)
-    if isinstance(exc, uexc.ProtocolError):
-        return bexc.ConnectionClosedError(error=exc, request=None, endpoint_url=url)
-    return bexc.HTTPClientError(error=exc)
 
 
 class SyncSignedJsonClient:
@@ -436,7 +396,7 @@ class SyncSignedJsonClient:
                     "POST", self._url, body=body, headers=headers, redirect=False, decode_content=False
                 )
             except Exception as exc:
-                raise _sync_sdk_error(exc, self._url, self._proxy) from exc
+                raise urllib3_error_as_botocore(exc, url=self._url, proxy=self._proxy) from exc
             status, payload = resp.status, resp.data
             _check_status(status, resp.headers, payload, self.operation)
         except TransportError:

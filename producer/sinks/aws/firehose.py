@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from producer.delivery.retry import TransportError
-from producer.errors import SinkError
+from producer.errors import SinkError, TransportError
 from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
 
 __all__ = ["FirehoseSyncTransport", "FirehoseTransport", "put_record_batch_failures"]

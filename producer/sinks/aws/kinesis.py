@@ -13,8 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from producer.delivery.retry import TransportError
-from producer.errors import ConfigError, SinkError
+from producer.errors import ConfigError, SinkError, TransportError
 from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
 
 __all__ = [

@@ -54,9 +54,6 @@ class S3Sink(LakeSink):
             await client.head_bucket(Bucket=self.bucket)
         except Exception as exc:
             err = translate_error(exc, what=f"S3 bucket '{self.bucket}'", region=self._holder.region)
-            if err.code in ("404", "NoSuchBucket"):
-                msg = f"S3 bucket '{self.bucket}' not found"
-                raise SinkError(msg) from None
             raise SinkError(err.message) from None
         return f"s3://{self.bucket}/{self.root_prefix}{self.prefix}"
 
