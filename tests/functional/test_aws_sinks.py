@@ -128,13 +128,14 @@ def test_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(
         env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
         proc = Child(
             [sys.executable, "-m", "producer", "run", "--sink", "firehose", "--rate", "2k/s", "--quiet",
-             "--summary-json", str(summary_path), "--dead-letter", str(dlq), "--max-attempts", "3", *BOTOCORE],
+             "--summary-json", str(summary_path), "--dead-letter", str(dlq), "--max-attempts", "3", "--max-in-flight", "1", *BOTOCORE],
             log_dir=tmp_path, name="netflix-producer run", env=env,
         )  # fmt: skip
         try:
-            # moto's Firehose writes one S3 object per accepted call: records got through.
+            # moto's Firehose writes one S3 object per accepted call. One call at a time, so
+            # a second object means the producer has the answer to the first: accepted.
             wait_until(
-                lambda: s3_object_count(url), what="a first delivered batch in S3", children=[proc, moto]
+                lambda: s3_object_count(url) >= 2, what="two delivered batches in S3", children=[proc, moto]
             )
             moto.kill()
             code = proc.wait()
