@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from producer.generation.world import World, WorldConfig
-from tests.moto_server import start_moto_server
-from tests.polling import DEADLINE_S
+from tests.support.moto_server import start_moto_server
+from tests.support.polling import DEADLINE_S
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What tools write into the tree on every run, and git ignores: not the tests' doing.

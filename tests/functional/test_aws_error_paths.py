@@ -25,7 +25,7 @@ from producer.sinks.aws.fast import FastFirehoseTransport, FastKinesisTransport
 from producer.sinks.aws.firehose import FirehoseTransport
 from producer.sinks.aws.kinesis import KinesisTransport
 from producer.sinks.aws.s3 import S3Sink
-from tests.unit.test_landed_objects import build_lake
+from tests.support.lakes import build_lake
 
 pytestmark = pytest.mark.slow  # every test here runs against moto in server mode
 

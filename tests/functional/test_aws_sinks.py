@@ -20,7 +20,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.functional.aws_runs import (
+from tests.support.aws_runs import (
     BOTOCORE,
     BUCKET,
     PREFIX,
@@ -31,8 +31,8 @@ from tests.functional.aws_runs import (
     s3_object_count,
     s3_records,
 )
-from tests.moto_server import start_moto_server
-from tests.polling import Child, wait_until
+from tests.support.moto_server import start_moto_server
+from tests.support.polling import Child, wait_until
 
 pytestmark = pytest.mark.slow  # every test here runs the command in a process, against moto
 

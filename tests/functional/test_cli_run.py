@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.polling import RUN_DEADLINE_S, Child, wait_until
+from tests.support.polling import RUN_DEADLINE_S, Child, wait_until
 
 pytestmark = pytest.mark.slow  # every test here runs the command in a process
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.polling import RUN_DEADLINE_S
+from tests.support.polling import RUN_DEADLINE_S
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.locust_runs import (
+from tests.support.locust_runs import (
     ACCOUNTS,
     BASE,
     BOTOCORE,
@@ -24,7 +24,7 @@ from tests.functional.locust_runs import (
     landed,
     make_stream,
 )
-from tests.polling import RUN_DEADLINE_S, Child, wait_until
+from tests.support.polling import RUN_DEADLINE_S, Child, wait_until
 
 pytestmark = pytest.mark.slow  # every test here runs locust processes, against moto
 

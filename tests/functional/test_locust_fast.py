@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.locust_runs import LOCUST, common, env, final_stats, landed, make_stream
-from tests.polling import RUN_DEADLINE_S
+from tests.support.locust_runs import LOCUST, common, env, final_stats, landed, make_stream
+from tests.support.polling import RUN_DEADLINE_S
 
 pytestmark = pytest.mark.slow  # every test here runs locust processes, against moto
 

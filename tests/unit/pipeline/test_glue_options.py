@@ -213,7 +213,7 @@ def test_bad_flag_values_end_with_one_line(tmp_path: Any, args: list[str], messa
 
 
 def test_the_pipeline_docs_list_every_job_argument_with_its_default() -> None:
-    text = (Path(__file__).resolve().parents[2] / "docs" / "pipeline.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[3] / "docs" / "pipeline.md").read_text(encoding="utf-8")
     rows = dict(re.findall(r"^\| `--(\w+)` \| ([^|]+) \|", text, flags=re.MULTILINE))
     declared = {o.name: f"`{o.default_text}`" for o in job_options()}
     declared["incremental"] = "from `--job-bookmark-option`"  # unset in Glue: the bookmark decides

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import boto3
 
-from tests.polling import RUN_DEADLINE_S
+from tests.support.polling import RUN_DEADLINE_S
 
 STREAM = "netflix-events"
 BUCKET = "netflix-datalake-test"

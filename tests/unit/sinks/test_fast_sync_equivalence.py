@@ -27,7 +27,7 @@ from producer.loadtest.swarm import sync_delivery
 from producer.sinks.aws.fast import FastFirehoseSyncTransport, FastKinesisSyncTransport
 from producer.sinks.aws.firehose import FirehoseSyncTransport
 from producer.sinks.aws.kinesis import KinesisSyncTransport
-from tests.unit.test_fast_equivalence import (
+from tests.unit.sinks.test_fast_equivalence import (
     FIREHOSE_ANSWERS,
     KINESIS_ANSWERS,
     REGION,

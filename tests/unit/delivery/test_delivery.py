@@ -15,8 +15,7 @@ from producer.errors import ConfigError, SinkError
 from producer.generation.world import World
 from producer.runtime.clock import ManualClock
 from producer.runtime.runner import run
-
-SLOW = ("ServiceUnavailableException", "Slow down.")
+from tests.support.transports import SLOW, KeepingTransport
 
 
 class ScriptedTransport:
@@ -120,20 +119,6 @@ def test_backoff_is_capped_exponential_with_full_jitter() -> None:
         draws = [policy.delay(attempt, rng) for _ in range(200)]
         assert 0 <= min(draws) and max(draws) <= ceiling
         assert max(draws) > 0.8 * ceiling  # jitter spans the whole range
-
-
-class KeepingTransport:
-    name = "keeping"
-
-    def __init__(self) -> None:
-        self.records: list[bytes] = []
-
-    async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
-        self.records.extend(records)
-        return []
-
-    async def aclose(self) -> None:
-        pass
 
 
 def test_rehearsed_throttling_never_sends_throttled_records() -> None:

@@ -33,7 +33,7 @@ from producer.delivery.transport_faults import parse_quota
 from producer.errors import ConfigError
 from producer.runtime.rate import parse_shape
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 INVALID = ROOT / "tests" / "fixtures" / "scenarios" / "invalid"
 
 #: The scenarios the project promises to ship.

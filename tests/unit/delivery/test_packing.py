@@ -12,8 +12,7 @@ from producer.delivery.transport_faults import FaultyTransport, TransportFaults
 from producer.generation.world import World
 from producer.runtime.clock import ManualClock
 from producer.runtime.runner import run
-
-from .test_delivery import SLOW, KeepingTransport
+from tests.support.transports import SLOW, KeepingTransport
 
 
 def shipped(world: World, tmp_path, pack: int | None) -> tuple:

@@ -7,7 +7,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from tests.polling import Child, wait_until
+from tests.support.polling import Child, wait_until
 
 __all__ = ["free_port", "start_moto_server"]
 

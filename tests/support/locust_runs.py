@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]  # tests/support/ -> the repository
 LOCUST = [sys.executable, "-m", "locust", "-f", str(ROOT / "locustfile.py")]
 BUCKET = "swarm-lake"
 ACCOUNTS = 2000
