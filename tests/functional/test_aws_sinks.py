@@ -5,9 +5,10 @@ expressions literal: these tests only assert what AWS also guarantees (every acc
 record lands once, newline-terminated), and rehearse faults with the producer's own
 fault layer.
 
-The firehose and kinesis runs here ask for ``--transport botocore`` (aiobotocore), so
-that the fallback stays covered; ``test_fast_transport.py`` runs the same tests on the
-default fast transport.
+The firehose and kinesis runs go through both transports, parametrised: ``fast`` (the
+default: the call built and signed directly) and ``botocore`` (the fallback,
+aiobotocore). ``--no-check`` variants skip the start-up check (which goes through
+botocore) so that the fast transport meets the error itself.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 import boto3
@@ -36,6 +38,12 @@ from tests.support.polling import Child, wait_until
 
 pytestmark = pytest.mark.slow  # every test here runs the command in a process, against moto
 
+#: Both ways of calling Firehose and Kinesis: the default and the fallback stay covered.
+TRANSPORTS = ["botocore", "fast"]
+FAST = ("--transport", "fast")
+# Without the start-up check the first PutRecordBatch meets the error: the fast transport's own.
+NO_CHECK = ("--no-check", "--count", "3000", "--start", "2026-01-27", "--seed", "4")
+
 
 def test_firehose_happy_path_every_accepted_event_lands_once(aws: str, tmp_path: Path) -> None:
     make_firehose()
@@ -53,12 +61,13 @@ def test_firehose_happy_path_every_accepted_event_lands_once(aws: str, tmp_path:
     assert len(ids) == len(set(ids)) == 3000
 
 
-def test_sustained_30_percent_throttling_loses_nothing(aws: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_sustained_30_percent_throttling_loses_nothing(aws: str, tmp_path: Path, transport: str) -> None:
     make_firehose()
     manifest = tmp_path / "run.manifest"
     code, summary, err = run_json(tmp_path, "--sink", "firehose", "--count", "5000", "--start", "2026-01-27",
                                   "--throttle-rate", "0.3", "--max-attempts", "20", "--seed", "2",
-                                  "--manifest", str(manifest), *BOTOCORE)  # fmt: skip
+                                  "--manifest", str(manifest), "--transport", transport)  # fmt: skip
     assert code == 0, err
     assert summary["accepted"] == summary["generated"] == 5000
     assert summary["dead_lettered"] == 0
@@ -75,20 +84,22 @@ def test_sustained_30_percent_throttling_loses_nothing(aws: str, tmp_path: Path)
     assert result["missing"] == result["duplicated"] == result["unexpected"] == 0
 
 
-def test_whole_call_503_bursts_are_retried(aws: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_whole_call_503_bursts_are_retried(aws: str, tmp_path: Path, transport: str) -> None:
     make_firehose()
     code, summary, err = run_json(tmp_path, "--sink", "firehose", "--count", "5000", "--start", "2026-01-27",
                                   "--call-failure-rate", "0.4", "--max-attempts", "20", "--seed", "3",
-                                  *BOTOCORE)  # fmt: skip
+                                  "--transport", transport)  # fmt: skip
     assert code == 0, err
     assert summary["accepted"] == 5000
     assert summary["calls"] > summary["batches"]
     assert len(s3_records()) == 5000
 
 
-def test_unknown_stream_is_one_line_and_nothing_is_sent(aws: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_unknown_stream_is_one_line_and_nothing_is_sent(aws: str, tmp_path: Path, transport: str) -> None:
     code, summary, err = run_json(
-        tmp_path, "--sink", "firehose", "--stream", "nope", "--count", "100", *BOTOCORE
+        tmp_path, "--sink", "firehose", "--stream", "nope", "--count", "100", "--transport", transport
     )
     assert code == 1
     assert err.strip() == "netflix-producer: error: Firehose stream 'nope' not found in us-east-1"
@@ -104,19 +115,39 @@ def test_an_error_on_the_last_flush_still_fails_the_run(aws: str, tmp_path: Path
     assert summary["accepted"] == 0
 
 
-def test_no_credentials_is_one_line(aws: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("transport", "check"),
+    [("botocore", ("--count", "10")), ("fast", ("--count", "10")), ("fast", NO_CHECK)],
+    ids=["botocore-checked", "fast-checked", "fast-no-check"],
+)
+def test_no_credentials_is_one_line(aws: str, tmp_path: Path, transport: str, check: tuple[str, ...]) -> None:
     env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "true",
            "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": ""}  # fmt: skip
-    proc = cli("run", "--sink", "firehose", "--count", "10", "--quiet", "--dead-letter", str(tmp_path / "dlq"),
-               *BOTOCORE, env_extra=env)  # fmt: skip
+    dlq = tmp_path / "dlq.ndjson"
+    proc = cli(
+        "run",
+        "--sink",
+        "firehose",
+        "--quiet",
+        "--dead-letter",
+        str(dlq),
+        *check,
+        "--transport",
+        transport,
+        env_extra=env,
+    )
     err = proc.stderr.decode().strip()
     assert proc.returncode == 1
     assert len(err.splitlines()) == 1 and "no AWS credentials found" in err
     assert "testing" not in err
+    if "--no-check" in check:
+        reasons = {json.loads(line)["reason"] for line in dlq.open()}
+        assert "NoCredentials" in reasons and reasons <= {"NoCredentials", "NotSent"}
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(
-    tmp_path: Path, aws: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, aws: str, monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
     # A private moto server we can kill without disturbing the session's.
     moto, url = start_moto_server(tmp_path, name="private-moto")
@@ -128,7 +159,7 @@ def test_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(
         env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
         proc = Child(
             [sys.executable, "-m", "producer", "run", "--sink", "firehose", "--rate", "2k/s", "--quiet",
-             "--summary-json", str(summary_path), "--dead-letter", str(dlq), "--max-attempts", "3", "--max-in-flight", "1", *BOTOCORE],
+             "--summary-json", str(summary_path), "--dead-letter", str(dlq), "--max-attempts", "3", "--max-in-flight", "1", "--transport", transport],
             log_dir=tmp_path, name="netflix-producer run", env=env,
         )  # fmt: skip
         try:
@@ -145,6 +176,7 @@ def test_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(
         moto.kill()
     err = proc.stderr()
     assert code == 1, proc.output()
+    assert len(err.strip().splitlines()) == 1
     assert "cannot reach" in err or "connection" in err
     summary = json.loads(summary_path.read_text())
     assert summary["stopped_by"] == "error"
@@ -156,14 +188,15 @@ def test_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(
     assert reasons
 
 
-def test_kinesis_happy_path_and_partial_failures(aws: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_kinesis_happy_path_and_partial_failures(aws: str, tmp_path: Path, transport: str) -> None:
     k = boto3.client("kinesis", region_name="us-east-1")
     k.create_stream(StreamName="clicks", ShardCount=1)
     code, summary, err = run_json(tmp_path, "--sink", "kinesis", "--stream", "clicks", "--count", "1500",
                                   "--start", "2026-01-27", "--throttle-rate", "0.2", "--max-attempts", "20",
                                   "--partition-key", "session_id",
                                   # moto's Kinesis shard writes are not thread-safe: one call at a time.
-                                  "--max-in-flight", "1", *BOTOCORE)  # fmt: skip
+                                  "--max-in-flight", "1", "--transport", transport)  # fmt: skip
     assert code == 0, err
     assert summary["accepted"] == summary["generated"] == 1500
     assert summary["throttled"] > 0
@@ -179,6 +212,8 @@ def test_kinesis_happy_path_and_partial_failures(aws: str, tmp_path: Path) -> No
     assert len(got) == 1500
     first = json.loads(got[0]["Data"])
     assert got[0]["PartitionKey"] == first["session_id"]
+    assert len({json.loads(r["Data"])["event_id"] for r in got}) == 1500
+    assert all(r["PartitionKey"] == json.loads(r["Data"])["session_id"] for r in got)
 
 
 def test_s3_sink_writes_firehose_layout_objects(aws: str, tmp_path: Path) -> None:
@@ -206,3 +241,56 @@ def test_bad_aws_settings_are_one_line(bad: list[str], tmp_path: Path) -> None:
     proc = cli("run", "--count", "1", *bad)
     assert proc.returncode == 1
     assert len(proc.stderr.decode().strip().splitlines()) == 1
+
+
+def test_fast_happy_path_lands_the_same_events_as_botocore(aws: str, tmp_path: Path) -> None:
+    make_firehose()
+    fh = boto3.client("firehose", region_name="us-east-1")
+    fh.create_delivery_stream(
+        DeliveryStreamName="via-botocore",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            "BucketARN": f"arn:aws:s3:::{BUCKET}",
+            "Prefix": "via-botocore/",
+        },
+    )
+    common = ("--count", "3000", "--start", "2026-01-27", "--seed", "1")
+    code, summary, err = run_json(tmp_path, "--sink", "firehose", "--stream", STREAM, *common, *FAST)
+    assert code == 0, err
+    assert summary["accepted"] == summary["generated"] == 3000
+    assert summary["dead_lettered"] == summary["failed"] == summary["retried"] == 0
+    assert summary["calls"] == summary["batches"] == 6
+    assert "firehose netflix-events (ACTIVE" in summary["destination"]
+    lines = s3_records()
+    assert all(line.endswith(b"\n") for line in lines)
+    ids = [json.loads(line)["event_id"] for line in lines]
+    assert len(ids) == len(set(ids)) == 3000
+    (tmp_path / "botocore").mkdir()
+    code, other, err = run_json(
+        tmp_path / "botocore", "--sink", "firehose", "--stream", "via-botocore", *common, *BOTOCORE
+    )
+    assert code == 0, err
+    assert sorted(s3_records("via-botocore/")) == sorted(lines)
+    assert {k: other[k] for k in ("accepted", "bytes", "calls")} == {
+        k: summary[k] for k in ("accepted", "bytes", "calls")
+    }
+
+
+@pytest.mark.parametrize("kind", ["firehose", "kinesis"])
+def test_fast_unknown_stream_unchecked_stops_as_botocore_does(aws: str, tmp_path: Path, kind: str) -> None:
+    runs = []
+    for transport in ("botocore", "fast"):
+        (tmp_path / transport).mkdir()
+        code, summary, err = run_json(tmp_path / transport, "--sink", kind, "--stream", "nope", *NO_CHECK,
+                                      "--transport", transport)  # fmt: skip
+        runs.append((code, err.strip(), {k: summary[k] for k in ("accepted", "dead_lettered", "stopped_by")}))
+        reasons = Counter(json.loads(line)["reason"] for line in (tmp_path / transport / "dlq.ndjson").open())
+        # The batches that were sent carry the error; those still to send when it came, NotSent.
+        assert (
+            set(reasons) <= {"ResourceNotFoundException", "NotSent"} and reasons["ResourceNotFoundException"]
+        )
+        assert sum(reasons.values()) == summary["dead_lettered"] == summary["generated"]
+    what = "Firehose" if kind == "firehose" else "Kinesis"
+    assert runs[1][:2] == (1, f"netflix-producer: error: {what} stream 'nope' not found in us-east-1")
+    assert runs[1][2]["stopped_by"] == "error" and runs[1][2]["accepted"] == 0
+    assert runs[1] == runs[0]
