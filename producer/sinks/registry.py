@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from producer.delivery.batching import MAX_BATCH_BYTES, MAX_RECORD_BYTES, MAX_RECORDS_PER_BATCH, Batcher
 
@@ -91,18 +91,22 @@ def _aws_options(settings: Settings) -> AwsOptions:
     )
 
 
+def _layout(settings: Settings, clock: EpochClock) -> dict[str, Any]:
+    """What the lake and the S3 sink share: Firehose's object layout and buffering."""
+    return {
+        "stream": settings.stream,
+        "prefix": settings.prefix,
+        "buffer_bytes": settings.buffer_bytes,
+        "buffer_interval_s": settings.buffer_interval_s,
+        "gzip": settings.gzip,
+        "clock": clock,
+    }
+
+
 def _lake(settings: Settings, clock: EpochClock) -> Sink:
     from producer.sinks.lake import LakeSink
 
-    return LakeSink(
-        root=settings.lake_dir,
-        stream=settings.stream,
-        prefix=settings.prefix,
-        buffer_bytes=settings.buffer_bytes,
-        buffer_interval_s=settings.buffer_interval_s,
-        gzip=settings.gzip,
-        clock=clock,
-    )
+    return LakeSink(root=settings.lake_dir, **_layout(settings, clock))
 
 
 def _s3(settings: Settings, clock: EpochClock) -> Sink:
@@ -114,12 +118,7 @@ def _s3(settings: Settings, clock: EpochClock) -> Sink:
         bucket=settings.bucket,
         options=_aws_options(settings),
         policy=RetryPolicy(max_attempts=settings.max_attempts),
-        stream=settings.stream,
-        prefix=settings.prefix,
-        buffer_bytes=settings.buffer_bytes,
-        buffer_interval_s=settings.buffer_interval_s,
-        gzip=settings.gzip,
-        clock=clock,
+        **_layout(settings, clock),
     )
 
 
