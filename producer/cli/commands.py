@@ -10,7 +10,6 @@ import dataclasses
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,10 +21,12 @@ from rich.console import Console
 
 from producer import __version__
 from producer.cli.live import LiveView, render_summary
+from producer.cli.loop import run_until_interrupted
 from producer.config.settings import SETTINGS, SINKS, TRANSPORTS, Settings, parse_speed, resolve
 from producer.errors import ConfigError, ProducerError
 from producer.generation.world import World, WorldConfig
-from producer.runtime.runner import EventClock, run
+from producer.runtime.clock import EventClock
+from producer.runtime.runner import run
 from producer.runtime.stats import Summary
 from producer.sinks.base import Sink
 
@@ -238,31 +239,23 @@ def _run(settings: Settings, capture: Path | None = None) -> Summary:
     def sink_factory(clock: EventClock) -> Sink:
         return open_sink(settings, clock)
 
-    async def main(view: LiveView | None) -> Summary:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            observer = view.update if view is not None else None
-            if capture is not None:
-                from producer.runtime.replay import replay
+    async def main(view: LiveView | None, stop: asyncio.Event) -> Summary:
+        observer = view.update if view is not None else None
+        if capture is not None:
+            from producer.runtime.replay import replay
 
-                return await replay(capture, settings, sink_factory, observer=observer, stop=stop)
-            return await run(settings, sink_factory, observer=observer, stop=stop)
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+            return await replay(capture, settings, sink_factory, observer=observer, stop=stop)
+        return await run(settings, sink_factory, observer=observer, stop=stop)
 
     if capture is None:
         hint = realtime_hint(settings)
         if hint is not None:
             click.echo(f"netflix-producer: {hint}", err=True)
     if quiet:
-        summary = asyncio.run(main(None))
+        summary = run_until_interrupted(lambda stop: main(None, stop))
     else:
         with LiveView(destination=destination, total=planned_events(settings)) as view:
-            summary = asyncio.run(main(view))
+            summary = run_until_interrupted(lambda stop: main(view, stop))
     if to_stdout:
         _print_json(summary.to_dict())
     elif settings.summary_json is not None:

@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "EventClock", "ManualClock", "SystemClock"]
 
 
 class Clock(Protocol):
@@ -67,3 +67,16 @@ class ManualClock:
         self.sleeps += 1
         self._mono = max(self._mono, deadline)
         await asyncio.sleep(0)
+
+
+class EventClock:
+    """The time a sink should stamp objects with: wall time in realtime runs, the
+    latest emitted event's timestamp in simulated (backfill) runs."""
+
+    def __init__(self, *, realtime: bool, clock: Clock, start: float) -> None:
+        self.realtime = realtime
+        self._clock = clock
+        self.latest = start
+
+    def __call__(self) -> float:
+        return self._clock.epoch() if self.realtime else self.latest

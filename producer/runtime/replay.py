@@ -19,9 +19,8 @@ from producer.config.settings import Settings
 from producer.delivery.deadletter import DeadLetterFile
 from producer.delivery.dispatch import Dispatcher, close_sink, settle, stop_reason
 from producer.errors import SinkError
-from producer.runtime.clock import Clock, SystemClock
-from producer.runtime.runner import EventClock, Observer
-from producer.runtime.stats import RunStats, Summary
+from producer.runtime.clock import Clock, EventClock, SystemClock
+from producer.runtime.stats import Observer, RunStats, Summary
 from producer.sinks.base import Sink
 from producer.sinks.registry import spec_of
 

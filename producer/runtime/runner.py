@@ -25,31 +25,15 @@ from producer.generation.encode import encode_block
 from producer.generation.schema import EVENT_TYPES
 from producer.generation.sessions import SessionGenerator, SessionParams
 from producer.generation.world import World, WorldConfig
-from producer.runtime.clock import Clock, SystemClock
+from producer.runtime.clock import Clock, EventClock, SystemClock
 from producer.runtime.pacing import Pacer
-from producer.runtime.stats import RunStats, Summary
+from producer.runtime.stats import Observer, RunStats, Summary
 from producer.sinks.base import Sink
 from producer.sinks.registry import spec_of
 
 __all__ = ["EventClock", "Observer", "run"]
 
 logger = logging.getLogger(__name__)
-
-#: Called with the live counters, at most every ``observe_every_s``.
-Observer = Callable[[RunStats], None]
-
-
-class EventClock:
-    """The time a sink should stamp objects with: wall time in realtime runs, the
-    latest emitted event's timestamp in simulated (backfill) runs."""
-
-    def __init__(self, *, realtime: bool, clock: Clock, start: float) -> None:
-        self.realtime = realtime
-        self._clock = clock
-        self.latest = start
-
-    def __call__(self) -> float:
-        return self._clock.epoch() if self.realtime else self.latest
 
 
 def _iso(epoch: float) -> str:
@@ -79,181 +63,283 @@ async def run(
         world = World(
             dataclasses.replace(base, seed=settings.seed, accounts=settings.accounts, titles=settings.titles)
         )
-    params = params or settings.session_params
-    realtime = settings.start is None
-    start_epoch = clock.epoch() if settings.start is None else settings.start
-    schedule = settings.shape.bind(start_epoch)
-    event_clock = EventClock(realtime=realtime, clock=clock, start=start_epoch)
-    the_sink = sink if isinstance(sink, Sink) else sink(event_clock)
-    stats = RunStats(
-        sink=the_sink.name,
-        seed=settings.seed,
-        target_rate=settings.target_rate,
-        clock="realtime" if realtime else "simulated",
-    )
-    dead = DeadLetterFile(settings.dead_letter)
-    manifest: ManifestLike | None = None
-    capture: CaptureLike | None = None
-    stopped_by = "count"
-    error: str | None = None
-    emitted = 0
-    total: int | None = None
-    injector: DataFaultInjector | None = None
-    generator: SessionGenerator | None = None
-    pacer: Pacer | None = None
-    started = clock.monotonic()
+    the_run = _Run(settings, sink, clock, observer, observe_every_s)
     try:
+        try:
+            await the_run.open_outputs()
+            generation = the_run.prepare(world, params or settings.session_params, batcher)
+            try:
+                await the_run.generate(generation, stop)
+                await the_run.finish(generation)
+            except SinkError as exc:
+                the_run.failed(exc)
+                logger.debug("sink failed", exc_info=True)
+                await generation.delivery.abandon(generation.batcher)
+        except SinkError as exc:  # the start-up check failed: nothing was sent
+            the_run.failed(exc)
+    finally:
+        await the_run.close()
+    return the_run.summary()
+
+
+class _Events:
+    """The generated events, block by block, with the data faults applied."""
+
+    def __init__(
+        self, generator: SessionGenerator, injector: DataFaultInjector | None, stats: RunStats
+    ) -> None:
+        self.generator = generator
+        self.injector = injector
+        self._stats = stats
+        self._records: list[bytes] = []
+        self._groups: list[list[tuple[bytes, int]]] = []
+        self._types = np.zeros(0, dtype=np.int8)
+        self._stamps = np.zeros(0, dtype=np.float64)
+        self._taken = 0
+
+    def take(self, wanted: int) -> tuple[list[bytes], int, float]:
+        """Up to ``wanted`` events from the current block (a new one if it is used up):
+        the records to send, how many events they stand for, and the last one's time.
+
+        A chunk never spans two blocks, so the batches a run sends depend only on
+        the schedule, never on how the events were generated.
+        """
+        if self._taken >= len(self._stamps):
+            block = self.generator.next_block()
+            self._records = encode_block(block)
+            self._types = block.event_type
+            self._stamps = block.event_ts
+            if self.injector is not None:
+                self._groups = self.injector.apply(self._records, self._stamps, self._types)
+            self._taken = 0
+        taken = self._taken
+        n = min(wanted, len(self._stamps) - taken)
+        if self.injector is None:
+            chunk = self._records if n == len(self._records) else self._records[taken : taken + n]
+            self._stats.event_types += np.bincount(self._types[taken : taken + n], minlength=len(EVENT_TYPES))
+        else:
+            # Each event's group: itself, nothing (held back), or more (copies).
+            picked = [item for group in self._groups[taken : taken + n] for item in group]
+            chunk = [record for record, _ in picked]
+            kinds = np.fromiter((t for _, t in picked), dtype=np.int64, count=len(picked))
+            self._stats.event_types += np.bincount(kinds, minlength=len(EVENT_TYPES))
+        self._taken += n
+        self._stats.generated += len(chunk)
+        return chunk, n, float(self._stamps[taken + n - 1])
+
+    def held(self) -> list[bytes]:
+        """The records still held back (out of order, delayed copies), counted as generated."""
+        if self.injector is None:
+            return []
+        held, held_types = self.injector.flush()
+        self._stats.generated += len(held)
+        self._stats.event_types += np.bincount(
+            np.asarray(held_types, dtype=np.int64), minlength=len(EVENT_TYPES)
+        )
+        return held
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Generation:
+    """What the generation loop works with, built once the outputs are open."""
+
+    events: _Events
+    pacer: Pacer
+    batcher: Batcher
+    delivery: Dispatcher
+    total: int | None
+
+
+class _Run:
+    """One run's state along the flow: outputs, generation loop, closing and summary."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sink: Sink | Callable[[EventClock], Sink],
+        clock: Clock,
+        observer: Observer | None,
+        observe_every_s: float,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.observer = observer
+        self.observe_every_s = observe_every_s
+        self.realtime = settings.start is None
+        self.start_epoch = clock.epoch() if settings.start is None else settings.start
+        self.schedule = settings.shape.bind(self.start_epoch)
+        self.event_clock = EventClock(realtime=self.realtime, clock=clock, start=self.start_epoch)
+        self.sink = sink if isinstance(sink, Sink) else sink(self.event_clock)
+        self.stats = RunStats(
+            sink=self.sink.name,
+            seed=settings.seed,
+            target_rate=settings.target_rate,
+            clock="realtime" if self.realtime else "simulated",
+        )
+        self.dead = DeadLetterFile(settings.dead_letter)
+        self.manifest: ManifestLike | None = None
+        self.capture: CaptureLike | None = None
+        self.generation: _Generation | None = None
+        self.stopped_by = "count"
+        self.error: str | None = None
+        self.emitted = 0
+        self.started = clock.monotonic()
+
+    async def open_outputs(self) -> None:
+        """Check the sink and open the manifest (the capture waits for the start time)."""
         # A local sink names its destination up front; a remote one once checked.
-        stats.destination = str(getattr(the_sink, "destination", ""))
-        opener = getattr(the_sink, "open", None)
-        if opener is not None and settings.check:
-            stats.destination = await opener()
-        if settings.manifest is not None:
+        self.stats.destination = str(getattr(self.sink, "destination", ""))
+        opener = getattr(self.sink, "open", None)
+        if opener is not None and self.settings.check:
+            self.stats.destination = await opener()
+        if self.settings.manifest is not None:
             from producer.delivery.manifest import ManifestWriter
 
-            manifest = ManifestWriter(settings.manifest, clock=stats.clock)
-        generator = SessionGenerator(world, schedule, seed=settings.seed, params=params)
+            self.manifest = ManifestWriter(self.settings.manifest, clock=self.stats.clock)
+
+    def prepare(self, world: World, params: SessionParams | None, batcher: Batcher | None) -> _Generation:
+        """Build the generator, pacer, batcher and dispatcher, and open the capture."""
+        settings = self.settings
+        generator = SessionGenerator(world, self.schedule, seed=settings.seed, params=params)
         generator.prepare()
-        if realtime:
+        if self.realtime:
             # Anchor the schedule now, after the set-up, so the first events are on time.
-            start_epoch = clock.epoch()
-            schedule = settings.shape.bind(start_epoch)
-            generator.rebase(schedule)
-            event_clock.latest = start_epoch
-        total = _total_events(settings, schedule.count_before)
-        pacer = Pacer(schedule, clock, speed=1.0 if realtime else settings.speed, tick_s=settings.tick_s)
+            self.start_epoch = self.clock.epoch()
+            self.schedule = settings.shape.bind(self.start_epoch)
+            generator.rebase(self.schedule)
+            self.event_clock.latest = self.start_epoch
+        total = _total_events(settings, self.schedule.count_before)
+        speed = 1.0 if self.realtime else settings.speed
+        pacer = Pacer(self.schedule, self.clock, speed=speed, tick_s=settings.tick_s)
         if batcher is None:
             from producer.sinks.registry import batcher_for
 
             batcher = batcher_for(settings)
         # Remote calls overlap; local sinks keep their buffers in order with one call at a time.
-        spec = spec_of(the_sink.name)
+        spec = spec_of(self.sink.name)
         in_flight = settings.max_in_flight if spec.concurrent else 1
-        if settings.capture is not None:
-            from producer import __version__
-            from producer.delivery.capture import CaptureHeader, CaptureWriter
-
-            capture = CaptureWriter(
-                settings.capture,
-                CaptureHeader(
-                    producer_version=__version__,
-                    scenario=settings.scenario,
-                    seed=settings.seed,
-                    clock=stats.clock,
-                    start=_iso(start_epoch),
-                    start_epoch=start_epoch,
-                ),
-            )
-        anchor = start_epoch
+        self._open_capture()
+        anchor = self.start_epoch
         delivery = Dispatcher(
-            the_sink, stats, dead, clock, manifest, in_flight,
-            capture=capture, offset=lambda: event_clock.latest - anchor,
+            self.sink, self.stats, self.dead, self.clock, self.manifest, in_flight,
+            capture=self.capture, offset=lambda: self.event_clock.latest - anchor,
             packed=batcher.pack_bytes is not None, billing_unit=spec.billing_unit,
         )  # fmt: skip
-        started = clock.monotonic()
-        last_observed = -math.inf
+        self.started = self.clock.monotonic()
+        injector = None
         if settings.data_faults is not None and settings.data_faults.active:
             injector = DataFaultInjector(settings.data_faults, settings.seed)
-        records: list[bytes] = []
-        groups: list[list[tuple[bytes, int]]] = []
-        types = np.zeros(0, dtype=np.int8)
-        stamps = np.zeros(0, dtype=np.float64)
-        taken = 0
-        try:
-            while total is None or emitted < total:
-                if stop is not None and stop.is_set():
-                    stopped_by = "interrupt"
-                    break
-                due = await pacer.wait_due(emitted)
-                if total is not None:
-                    due = min(due, total)
-                while emitted < due:
-                    if taken >= len(stamps):
-                        block = generator.next_block()
-                        records = encode_block(block)
-                        types = block.event_type
-                        stamps = block.event_ts
-                        if injector is not None:
-                            groups = injector.apply(records, stamps, types)
-                        taken = 0
-                    n = min(due - emitted, len(stamps) - taken)
-                    if injector is None:
-                        chunk = records if n == len(records) else records[taken : taken + n]
-                        stats.event_types += np.bincount(types[taken : taken + n], minlength=len(EVENT_TYPES))
-                    else:
-                        # Each event's group: itself, nothing (held back), or more (copies).
-                        picked = [item for group in groups[taken : taken + n] for item in group]
-                        chunk = [record for record, _ in picked]
-                        kinds = np.fromiter((t for _, t in picked), dtype=np.int64, count=len(picked))
-                        stats.event_types += np.bincount(kinds, minlength=len(EVENT_TYPES))
-                    event_clock.latest = float(stamps[taken + n - 1])
-                    taken += n
-                    emitted += n
-                    stats.generated += len(chunk)
-                    await delivery.submit_all(batcher, chunk, clock.monotonic())
-                    if pacer.speed is None and stop is not None and stop.is_set():
-                        break
-                # Flush a partial batch whose linger ends before the next tick, rather
-                # than a tick late.
-                if batcher.expired(clock.monotonic() + pacer.tick_s / 2):
-                    await delivery.submit(batcher.drain())
-                now = clock.monotonic()
-                if observer is not None and now - last_observed >= observe_every_s:
-                    last_observed = now
-                    _refresh(stats, generator, pacer, emitted, now - started)
-                    observer(stats)
-                if pacer.speed is None:
-                    # Let signal handlers and other tasks run between bursts.
-                    await asyncio.sleep(0)
-            else:
-                stopped_by = _limit_name(settings)
-            if injector is not None:
-                # Records still held back (out of order, delayed copies) go out now.
-                held, held_types = injector.flush()
-                stats.generated += len(held)
-                stats.event_types += np.bincount(
-                    np.asarray(held_types, dtype=np.int64), minlength=len(EVENT_TYPES)
-                )
-                await delivery.submit_all(batcher, held, clock.monotonic())
-            await delivery.finish(batcher)
-        except SinkError as exc:
-            error, stopped_by = stop_reason(exc)
-            logger.debug("sink failed", exc_info=True)
-            await delivery.abandon(batcher)
-    except SinkError as exc:  # the start-up check failed: nothing was sent
-        error, stopped_by = stop_reason(exc)
-    finally:
-        close_error = await close_sink(the_sink, stats)
-        if close_error is not None and error is None:
-            error, stopped_by = close_error, "error"
-        dead.close()
-        if manifest is not None:
-            manifest.close()
-        if capture is not None:
-            capture.close()
+        self.generation = _Generation(
+            _Events(generator, injector, self.stats), pacer, batcher, delivery, total
+        )
+        return self.generation
 
-    settle(stats)
-    elapsed = clock.monotonic() - started
-    if generator is not None and pacer is not None:
-        _refresh(stats, generator, pacer, emitted, elapsed)
-    if observer is not None:
-        observer(stats)
-    span = (event_clock.latest - start_epoch) if emitted > 1 else 0.0
-    if realtime:
-        achieved = emitted / elapsed if elapsed > 0 else 0.0
-    else:
-        # Events per second of simulated time (the rate the data shows).
-        achieved = (emitted - 1) / span if span > 0 else 0.0
-    return stats.summary(
-        elapsed_s=elapsed,
-        achieved_rate=achieved,
-        start=_iso(start_epoch),
-        end=_iso(event_clock.latest),
-        stopped_by=stopped_by,
-        error=error,
-        dead_letter_path=str(dead.path) if dead.count else None,
-        faults=dict(injector.counts) if injector is not None else None,
-    )
+    def _open_capture(self) -> None:
+        settings = self.settings
+        if settings.capture is None:
+            return
+        from producer import __version__
+        from producer.delivery.capture import CaptureHeader, CaptureWriter
+
+        self.capture = CaptureWriter(
+            settings.capture,
+            CaptureHeader(
+                producer_version=__version__,
+                scenario=settings.scenario,
+                seed=settings.seed,
+                clock=self.stats.clock,
+                start=_iso(self.start_epoch),
+                start_epoch=self.start_epoch,
+            ),
+        )
+
+    async def generate(self, gen: _Generation, stop: asyncio.Event | None) -> None:
+        """Send events as they fall due until the run's limit, or until ``stop`` is set."""
+        pacer, batcher, delivery, total = gen.pacer, gen.batcher, gen.delivery, gen.total
+        last_observed = -math.inf
+        while total is None or self.emitted < total:
+            if stop is not None and stop.is_set():
+                self.stopped_by = "interrupt"
+                return
+            due = await pacer.wait_due(self.emitted)
+            if total is not None:
+                due = min(due, total)
+            while self.emitted < due:
+                chunk, n, latest = gen.events.take(due - self.emitted)
+                self.event_clock.latest = latest
+                self.emitted += n
+                await delivery.submit_all(batcher, chunk, self.clock.monotonic())
+                if pacer.speed is None and stop is not None and stop.is_set():
+                    break
+            # Flush a partial batch whose linger ends before the next tick, rather
+            # than a tick late.
+            if batcher.expired(self.clock.monotonic() + pacer.tick_s / 2):
+                await delivery.submit(batcher.drain())
+            now = self.clock.monotonic()
+            if self.observer is not None and now - last_observed >= self.observe_every_s:
+                last_observed = now
+                self._refresh(gen, now - self.started)
+                self.observer(self.stats)
+            if pacer.speed is None:
+                # Let signal handlers and other tasks run between bursts.
+                await asyncio.sleep(0)
+        self.stopped_by = _limit_name(self.settings)
+
+    async def finish(self, gen: _Generation) -> None:
+        """Send the records the data faults held back, then every partial batch."""
+        held = gen.events.held()
+        if gen.events.injector is not None:
+            await gen.delivery.submit_all(gen.batcher, held, self.clock.monotonic())
+        await gen.delivery.finish(gen.batcher)
+
+    def failed(self, exc: SinkError) -> None:
+        """Record why the sink stopped the run."""
+        self.error, self.stopped_by = stop_reason(exc)
+
+    async def close(self) -> None:
+        """Close the sink and every output file; a failing close fails the run."""
+        close_error = await close_sink(self.sink, self.stats)
+        if close_error is not None and self.error is None:
+            self.error, self.stopped_by = close_error, "error"
+        self.dead.close()
+        if self.manifest is not None:
+            self.manifest.close()
+        if self.capture is not None:
+            self.capture.close()
+
+    def _refresh(self, gen: _Generation, elapsed: float) -> None:
+        generator = gen.events.generator
+        self.stats.active_sessions = generator.active_sessions
+        self.stats.viewers = generator.active_slots
+        self.stats.update_pace(elapsed_s=elapsed, lag_s=gen.pacer.lag_s(self.emitted))
+
+    def summary(self) -> Summary:
+        """Settle the counters, show them a last time and build the summary."""
+        stats = self.stats
+        settle(stats)
+        elapsed = self.clock.monotonic() - self.started
+        if self.generation is not None:
+            self._refresh(self.generation, elapsed)
+        if self.observer is not None:
+            self.observer(stats)
+        emitted = self.emitted
+        span = (self.event_clock.latest - self.start_epoch) if emitted > 1 else 0.0
+        if self.realtime:
+            achieved = emitted / elapsed if elapsed > 0 else 0.0
+        else:
+            # Events per second of simulated time (the rate the data shows).
+            achieved = (emitted - 1) / span if span > 0 else 0.0
+        injector = self.generation.events.injector if self.generation is not None else None
+        return stats.summary(
+            elapsed_s=elapsed,
+            achieved_rate=achieved,
+            start=_iso(self.start_epoch),
+            end=_iso(self.event_clock.latest),
+            stopped_by=self.stopped_by,
+            error=self.error,
+            dead_letter_path=str(self.dead.path) if self.dead.count else None,
+            faults=dict(injector.counts) if injector is not None else None,
+        )
 
 
 def _total_events(settings: Settings, count_before: Callable[[float], int]) -> int | None:
@@ -273,22 +359,3 @@ def _limit_name(settings: Settings) -> str:
     if settings.duration_s is not None:
         return "duration"
     return "end"
-
-
-def _refresh(
-    stats: RunStats, generator: SessionGenerator, pacer: Pacer, emitted: int, elapsed: float
-) -> None:
-    stats.elapsed_s = elapsed
-    stats.active_sessions = generator.active_sessions
-    stats.viewers = generator.active_slots
-    stats.lag_s = pacer.lag_s(emitted)
-    throttling = stats.throttled > stats._throttled_seen
-    stats._throttled_seen = stats.throttled
-    if stats.lag_s > 0.5:
-        if throttling:
-            stats.pace = "quota-bound"
-        else:
-            busy = stats.sink_seconds / max(elapsed, 1e-9)
-            stats.pace = "sink-bound" if busy > 0.5 else "cpu-bound"
-    else:
-        stats.pace = "ok"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy.typing as npt
 
 from producer.generation.schema import EVENT_TYPES
 
-__all__ = ["LatencyHistogram", "RunStats", "Summary"]
+__all__ = ["LatencyHistogram", "Observer", "RunStats", "Summary"]
 
 
 class LatencyHistogram:
@@ -78,6 +79,26 @@ class RunStats:
     _throttled_seen: int = 0
     #: "ok", "sink-bound", "quota-bound" or "cpu-bound": why the run is behind, if it is.
     pace: str = "ok"
+
+    def update_pace(self, *, elapsed_s: float, lag_s: float) -> None:
+        """Record the elapsed time and lag behind the schedule, and classify the pace.
+
+        Behind by more than half a second, the run is quota-bound if the sink throttled
+        since the last update, sink-bound if the sink took most of the time, else
+        cpu-bound (generation cannot keep up).
+        """
+        self.elapsed_s = elapsed_s
+        self.lag_s = lag_s
+        throttling = self.throttled > self._throttled_seen
+        self._throttled_seen = self.throttled
+        if lag_s > 0.5:
+            if throttling:
+                self.pace = "quota-bound"
+            else:
+                busy = self.sink_seconds / max(elapsed_s, 1e-9)
+                self.pace = "sink-bound" if busy > 0.5 else "cpu-bound"
+        else:
+            self.pace = "ok"
 
     def summary(
         self,
@@ -168,3 +189,7 @@ class Summary:
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain JSON-ready data."""
         return asdict(self)
+
+
+#: Called with the live counters, at most every ``observe_every_s``.
+Observer = Callable[[RunStats], None]
