@@ -18,15 +18,12 @@ Retries, backoff, dead letters and accounting stay :class:`~producer.delivery.re
 from __future__ import annotations
 
 import asyncio
-import binascii
-import functools
 import http.client
 import json
 import logging
 import os
 import ssl
 from collections.abc import Mapping, Sequence
-from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -40,8 +37,13 @@ from producer.sinks.aws.clients import (
     translate_error,
     urllib3_error_as_botocore,
 )
-from producer.sinks.aws.firehose import FirehoseTransport
-from producer.sinks.aws.kinesis import KinesisSyncTransport, KinesisTransport
+from producer.sinks.aws.firehose import FirehoseTransport, put_record_batch_body, put_record_batch_failures
+from producer.sinks.aws.kinesis import (
+    KinesisSyncTransport,
+    KinesisTransport,
+    put_records_body,
+    put_records_failures,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -54,43 +56,12 @@ __all__ = [
     "SignedJsonClient",
     "SyncSignedJsonClient",
     "error_response",
-    "put_record_batch_body",
-    "put_records_body",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Seconds an idle pooled connection is kept (aiobotocore's default).
 _KEEPALIVE_S = 12.0
-
-
-#: A record as base64, without the newline binascii adds by default.
-_b64 = functools.partial(binascii.b2a_base64, newline=False)
-
-
-def _json_string(text: str) -> bytes:
-    return encode_basestring_ascii(text).encode("ascii")
-
-
-def put_record_batch_body(stream: str, records: Sequence[bytes]) -> bytes:
-    """The JSON body of a PutRecordBatch call, equal (as JSON) to botocore's serialisation."""
-    # base64 never needs JSON escaping, so the records are spliced in as they are, and the
-    # body (megabytes when records are packed) is copied once more, not once per piece.
-    head = b'{"DeliveryStreamName":' + _json_string(stream) + b',"Records":['
-    if not records:
-        return head + b"]}"
-    return b"".join((head, b'{"Data":"', b'"},{"Data":"'.join(map(_b64, records)), b'"}]}'))
-
-
-def put_records_body(stream: str, records: Sequence[bytes], keys: Sequence[str]) -> bytes:
-    """The JSON body of a PutRecords call (one partition key per record)."""
-    entries = b",".join(
-        [
-            b'{"Data":"' + _b64(r) + b'","PartitionKey":' + _json_string(k) + b"}"
-            for r, k in zip(records, keys, strict=True)
-        ]
-    )
-    return b'{"Records":[' + entries + b'],"StreamName":' + _json_string(stream) + b"}"
 
 
 def error_response(status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -125,18 +96,6 @@ def error_response(status: int, headers: Mapping[str, str], body: bytes) -> dict
             error["QueryErrorCode"], error["Type"], code = code, query_error[1], query_error[0]
         error["Code"] = code
     return {"Error": error, "ResponseMetadata": metadata}
-
-
-def _failures(resp: Any, count_key: str, list_key: str) -> list[tuple[int, str, str]]:
-    """The failed records of a 200 response: (index, code, message), as botocore reads them."""
-    if not isinstance(resp, dict) or not resp.get(count_key):
-        return []
-    out: list[tuple[int, str, str]] = []
-    for j, entry in enumerate(resp.get(list_key) or ()):
-        if isinstance(entry, dict) and entry.get("ErrorCode"):
-            message = entry.get("ErrorMessage")
-            out.append((j, str(entry["ErrorCode"]), "" if message is None else str(message)))
-    return out
 
 
 def _wire_target(meta: Any, operation: str) -> tuple[str, str, str, dict[str, str]]:
@@ -309,7 +268,7 @@ class FastFirehoseTransport(FirehoseTransport):
 
     async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
         resp = await self.wire.call(put_record_batch_body(self.stream, records))
-        return _failures(resp, "FailedPutCount", "RequestResponses")
+        return put_record_batch_failures(resp)
 
     async def aclose(self) -> None:
         await self.wire.aclose()
@@ -328,7 +287,7 @@ class FastKinesisTransport(KinesisTransport):
     async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
         body = put_records_body(self.stream, records, [self.key_of(r) for r in records])
         resp = await self.wire.call(body)
-        return _failures(resp, "FailedRecordCount", "Records")
+        return put_records_failures(resp)
 
     async def aclose(self) -> None:
         await self.wire.aclose()
@@ -426,7 +385,7 @@ class FastFirehoseSyncTransport:
 
     def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
         resp = self.wire.call(put_record_batch_body(self.stream, records))
-        return _failures(resp, "FailedPutCount", "RequestResponses")
+        return put_record_batch_failures(resp)
 
 
 class FastKinesisSyncTransport(KinesisSyncTransport):
@@ -441,4 +400,4 @@ class FastKinesisSyncTransport(KinesisSyncTransport):
 
     def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:  # type: ignore[override]
         body = put_records_body(self.stream, records, [self.key_of(r) for r in records])
-        return _failures(self.wire.call(body), "FailedRecordCount", "Records")
+        return put_records_failures(self.wire.call(body))

@@ -15,6 +15,7 @@ from typing import Any
 
 from producer.errors import ConfigError, SinkError, TransportError
 from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
+from producer.sinks.aws.jsonapi import b64, json_string, record_failures
 
 __all__ = [
     "MAX_KINESIS_BATCH_BYTES",
@@ -22,7 +23,9 @@ __all__ = [
     "PARTITION_KEYS",
     "KinesisSyncTransport",
     "KinesisTransport",
+    "put_records_body",
     "put_records_failures",
+    "put_records_params",
 ]
 
 #: PutRecords: 5 MiB per call, 1 MiB per record (data plus partition key).
@@ -82,10 +85,10 @@ class KinesisTransport:
         return f"kinesis {self.stream} ({status}, {shards} shards, {self._holder.region})"
 
     async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
-        entries = [{"Data": r, "PartitionKey": self.key_of(r)} for r in records]
+        params = put_records_params(self.stream, records, [self.key_of(r) for r in records])
         try:
             client = await self._holder.get()
-            resp = await client.put_records(StreamName=self.stream, Records=entries)
+            resp = await client.put_records(**params)
         except TransportError:
             raise
         except Exception as exc:
@@ -96,15 +99,26 @@ class KinesisTransport:
         await self._holder.aclose()
 
 
-def put_records_failures(resp: dict[str, Any]) -> list[tuple[int, str, str]]:
+def put_records_params(stream: str, records: Sequence[bytes], keys: Sequence[str]) -> dict[str, Any]:
+    """The parameters of a PutRecords call (one partition key per record), as botocore takes them."""
+    entries = [{"Data": r, "PartitionKey": k} for r, k in zip(records, keys, strict=True)]
+    return {"StreamName": stream, "Records": entries}
+
+
+def put_records_body(stream: str, records: Sequence[bytes], keys: Sequence[str]) -> bytes:
+    """The JSON body of a PutRecords call (one partition key per record)."""
+    entries = b",".join(
+        [
+            b'{"Data":"' + b64(r) + b'","PartitionKey":' + json_string(k) + b"}"
+            for r, k in zip(records, keys, strict=True)
+        ]
+    )
+    return b'{"Records":[' + entries + b'],"StreamName":' + json_string(stream) + b"}"
+
+
+def put_records_failures(resp: Any) -> list[tuple[int, str, str]]:
     """The failed records of a PutRecords response: (index, code, message)."""
-    if not resp.get("FailedRecordCount"):
-        return []
-    return [
-        (j, str(entry["ErrorCode"]), str(entry.get("ErrorMessage", "")))
-        for j, entry in enumerate(resp["Records"])
-        if entry.get("ErrorCode")
-    ]
+    return record_failures(resp, "FailedRecordCount", "Records")
 
 
 class KinesisSyncTransport(KinesisTransport):
@@ -115,9 +129,9 @@ class KinesisSyncTransport(KinesisTransport):
         self.client = client
 
     def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:  # type: ignore[override]
-        entries = [{"Data": r, "PartitionKey": self.key_of(r)} for r in records]
+        params = put_records_params(self.stream, records, [self.key_of(r) for r in records])
         try:
-            resp = self.client.put_records(StreamName=self.stream, Records=entries)
+            resp = self.client.put_records(**params)
         except Exception as exc:
             raise translate_error(exc, what=self.what, region=str(self.client.meta.region_name)) from None
         return put_records_failures(resp)
