@@ -37,13 +37,8 @@ from producer.sinks.aws.clients import (
     translate_error,
     urllib3_error_as_botocore,
 )
-from producer.sinks.aws.firehose import FirehoseTransport, put_record_batch_body, put_record_batch_failures
-from producer.sinks.aws.kinesis import (
-    KinesisSyncTransport,
-    KinesisTransport,
-    put_records_body,
-    put_records_failures,
-)
+from producer.sinks.aws.firehose import FirehoseCalls, FirehoseTransport
+from producer.sinks.aws.kinesis import KinesisCalls, KinesisTransport
 
 if TYPE_CHECKING:
     import aiohttp
@@ -267,8 +262,7 @@ class FastFirehoseTransport(FirehoseTransport):
         self.wire = SignedJsonClient(self._holder, operation="PutRecordBatch", what=self.what)
 
     async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
-        resp = await self.wire.call(put_record_batch_body(self.stream, records))
-        return put_record_batch_failures(resp)
+        return self.calls.failures(await self.wire.call(self.calls.body(records)))
 
     async def aclose(self) -> None:
         await self.wire.aclose()
@@ -285,9 +279,7 @@ class FastKinesisTransport(KinesisTransport):
         self.wire = SignedJsonClient(self._holder, operation="PutRecords", what=self.what)
 
     async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
-        body = put_records_body(self.stream, records, [self.key_of(r) for r in records])
-        resp = await self.wire.call(body)
-        return put_records_failures(resp)
+        return self.calls.failures(await self.wire.call(self.calls.body(records)))
 
     async def aclose(self) -> None:
         await self.wire.aclose()
@@ -377,27 +369,36 @@ class FastFirehoseSyncTransport:
     name = "firehose"
 
     def __init__(self, *, stream: str, client: Any, credentials: Any) -> None:
-        self.stream = stream
+        self.calls = FirehoseCalls(stream)
         self.client = client
         self.wire = SyncSignedJsonClient(
-            client, credentials, operation="PutRecordBatch", what=f"Firehose stream '{stream}'"
+            client, credentials, operation="PutRecordBatch", what=self.calls.what
         )
 
+    @property
+    def stream(self) -> str:
+        return self.calls.stream
+
     def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
-        resp = self.wire.call(put_record_batch_body(self.stream, records))
-        return put_record_batch_failures(resp)
+        return self.calls.failures(self.wire.call(self.calls.body(records)))
 
 
-class FastKinesisSyncTransport(KinesisSyncTransport):
+class FastKinesisSyncTransport:
     """:class:`~producer.sinks.aws.kinesis.KinesisSyncTransport` with PutRecords built, signed
     and sent directly (for locust)."""
+
+    name = "kinesis"
 
     def __init__(
         self, *, stream: str, client: Any, credentials: Any, partition_key: str = "user_id", seed: int = 0
     ) -> None:
-        super().__init__(stream=stream, client=client, partition_key=partition_key, seed=seed)
-        self.wire = SyncSignedJsonClient(client, credentials, operation="PutRecords", what=self.what)
+        self.calls = KinesisCalls(stream, partition_key=partition_key, seed=seed)
+        self.client = client
+        self.wire = SyncSignedJsonClient(client, credentials, operation="PutRecords", what=self.calls.what)
 
-    def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:  # type: ignore[override]
-        body = put_records_body(self.stream, records, [self.key_of(r) for r in records])
-        return put_records_failures(self.wire.call(body))
+    @property
+    def stream(self) -> str:
+        return self.calls.stream
+
+    def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
+        return self.calls.failures(self.wire.call(self.calls.body(records)))

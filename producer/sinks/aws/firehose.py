@@ -1,4 +1,4 @@
-"""Kinesis Data Firehose: PutRecordBatch through aiobotocore.
+"""Kinesis Data Firehose: PutRecordBatch, its request and response, and its botocore transports.
 
 Only translation lives here: retries, backoff and dead letters are
 :class:`~producer.delivery.retry.DeliverySink`'s; limits are the batcher's.
@@ -14,6 +14,7 @@ from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
 from producer.sinks.aws.jsonapi import b64, json_string, record_failures
 
 __all__ = [
+    "FirehoseCalls",
     "FirehoseSyncTransport",
     "FirehoseTransport",
     "put_record_batch_body",
@@ -22,18 +23,53 @@ __all__ = [
 ]
 
 
+class FirehoseCalls:
+    """PutRecordBatch to one delivery stream: a batch's request and its response's failures.
+
+    Pure, so that every Firehose transport (botocore or fast, async or blocking) holds one
+    and differs from the others only in how it sends.
+    """
+
+    __slots__ = ("stream",)
+
+    def __init__(self, stream: str) -> None:
+        self.stream = stream
+
+    @property
+    def what(self) -> str:
+        """The stream, as error messages name it."""
+        return f"Firehose stream '{self.stream}'"
+
+    def params(self, records: Sequence[bytes]) -> dict[str, Any]:
+        """The parameters of the call, for a botocore client."""
+        return put_record_batch_params(self.stream, records)
+
+    def body(self, records: Sequence[bytes]) -> bytes:
+        """The JSON body of the call, for the fast transports."""
+        return put_record_batch_body(self.stream, records)
+
+    @staticmethod
+    def failures(resp: Any) -> list[tuple[int, str, str]]:
+        """The failed records of a response: (index, code, message)."""
+        return put_record_batch_failures(resp)
+
+
 class FirehoseTransport:
-    """One PutRecordBatch per :meth:`put`; per-record failures read from the response."""
+    """One PutRecordBatch per :meth:`put` on an aiobotocore client."""
 
     name = "firehose"
 
     def __init__(self, *, stream: str, options: AwsOptions | None = None) -> None:
-        self.stream = stream
+        self.calls = FirehoseCalls(stream)
         self._holder = ClientHolder("firehose", options or AwsOptions())
 
     @property
+    def stream(self) -> str:
+        return self.calls.stream
+
+    @property
     def what(self) -> str:
-        return f"Firehose stream '{self.stream}'"
+        return self.calls.what
 
     async def describe(self) -> str:
         """Check the stream exists and is ACTIVE; describe its destination in one line."""
@@ -53,12 +89,12 @@ class FirehoseTransport:
     async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
         try:
             client = await self._holder.get()
-            resp = await client.put_record_batch(**put_record_batch_params(self.stream, records))
+            resp = await client.put_record_batch(**self.calls.params(records))
         except TransportError:
             raise
         except Exception as exc:
             raise translate_error(exc, what=self.what, region=self._holder.region) from None
-        return put_record_batch_failures(resp)
+        return self.calls.failures(resp)
 
     async def aclose(self) -> None:
         await self._holder.aclose()
@@ -98,18 +134,22 @@ def put_record_batch_failures(resp: Any) -> list[tuple[int, str, str]]:
 
 
 class FirehoseSyncTransport:
-    """:class:`FirehoseTransport` on a blocking boto3 client (threads, gevent, locust)."""
+    """One PutRecordBatch per :meth:`put` on a blocking boto3 client (threads, gevent, locust)."""
 
     name = "firehose"
 
     def __init__(self, *, stream: str, client: Any) -> None:
-        self.stream = stream
+        self.calls = FirehoseCalls(stream)
         self.client = client
+
+    @property
+    def stream(self) -> str:
+        return self.calls.stream
 
     def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
         try:
-            resp = self.client.put_record_batch(**put_record_batch_params(self.stream, records))
+            resp = self.client.put_record_batch(**self.calls.params(records))
         except Exception as exc:
             region = str(self.client.meta.region_name)
-            raise translate_error(exc, what=f"Firehose stream '{self.stream}'", region=region) from None
-        return put_record_batch_failures(resp)
+            raise translate_error(exc, what=self.calls.what, region=region) from None
+        return self.calls.failures(resp)
