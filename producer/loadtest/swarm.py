@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from producer.config.settings import Settings
+from producer.delivery.batching import Batcher
 from producer.delivery.retry import RetryPolicy, SyncDelivery, SyncTransport
 from producer.delivery.transport_faults import FaultPlan, FaultySyncTransport, TransportFaults
 from producer.generation.data_faults import DataFaultInjector
@@ -25,8 +26,9 @@ from producer.generation.encode import encode_block
 from producer.generation.sessions import SessionGenerator
 from producer.generation.world import World, WorldConfig
 from producer.sinks.base import BatchResult
+from producer.sinks.registry import FIREHOSE_LIMITS, KINESIS_LIMITS
 
-__all__ = ["SwarmCounters", "WorkerShare", "sync_delivery", "worker_seed"]
+__all__ = ["SwarmCounters", "WorkerShare", "swarm_batcher", "sync_delivery", "worker_seed"]
 
 #: The first user_id of worker 0.
 USER_ID_BASE = 10_000_000
@@ -158,6 +160,18 @@ class SwarmCounters:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.totals(), "workers": self.by_worker}
+
+
+def swarm_batcher(kind: str, records_per_batch: int) -> Batcher:
+    """A batcher with the limits of one PutRecords (``kind`` "kinesis") or PutRecordBatch call."""
+    limits = KINESIS_LIMITS if kind == "kinesis" else FIREHOSE_LIMITS
+    return Batcher(
+        max_records=min(records_per_batch, limits.max_records),
+        max_bytes=limits.max_bytes,
+        max_record_bytes=limits.max_record_bytes - limits.key_bytes,
+        hard_max_bytes=limits.max_bytes,
+        hard_max_record_bytes=limits.max_record_bytes,
+    )
 
 
 def sync_delivery(settings: Settings, kind: str, *, seed: int) -> tuple[SyncDelivery, SyncTransport]:
