@@ -26,7 +26,7 @@ from producer.generation.encode import encode_block
 from producer.generation.sessions import SessionGenerator
 from producer.generation.world import World, WorldConfig
 from producer.sinks.base import BatchResult
-from producer.sinks.registry import FIREHOSE_LIMITS, KINESIS_LIMITS
+from producer.sinks.registry import FIREHOSE_LIMITS, KINESIS_LIMITS, spec_of
 
 __all__ = ["SwarmCounters", "WorkerShare", "swarm_batcher", "sync_delivery", "worker_seed"]
 
@@ -204,7 +204,6 @@ def sync_delivery(settings: Settings, kind: str, *, seed: int) -> tuple[SyncDeli
             transport = KinesisSyncTransport(
                 stream=settings.stream, client=client, partition_key=settings.partition_key, seed=seed
             )
-        throttle = ("ProvisionedThroughputExceededException", "Rate exceeded for shard (rehearsed).")
     else:
         from producer.sinks.aws.firehose import FirehoseSyncTransport
 
@@ -217,13 +216,14 @@ def sync_delivery(settings: Settings, kind: str, *, seed: int) -> tuple[SyncDeli
             )
         else:
             transport = FirehoseSyncTransport(stream=settings.stream, client=client)
-        throttle = ("ServiceUnavailableException", "Slow down.")
     faults = TransportFaults(
         throttle_rate=settings.throttle_rate,
         call_failure_rate=settings.call_failure_rate,
         quota=settings.quota,
     )
     if faults.active:
+        # The code and message a rehearsed throttle answers with, as the CLI's sinks answer.
+        throttle = spec_of("kinesis" if kind == "kinesis" else "firehose").throttle
         plan = FaultPlan(faults, throttle_code=throttle[0], throttle_message=throttle[1], seed=seed)
         transport = FaultySyncTransport(transport, plan)
     delivery = SyncDelivery(
