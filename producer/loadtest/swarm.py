@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from producer.config.settings import Settings
+from producer.delivery.batching import Batcher
 from producer.delivery.retry import RetryPolicy, SyncDelivery, SyncTransport
 from producer.delivery.transport_faults import FaultPlan, FaultySyncTransport, TransportFaults
 from producer.generation.data_faults import DataFaultInjector
@@ -25,8 +26,9 @@ from producer.generation.encode import encode_block
 from producer.generation.sessions import SessionGenerator
 from producer.generation.world import World, WorldConfig
 from producer.sinks.base import BatchResult
+from producer.sinks.registry import FIREHOSE_LIMITS, KINESIS_LIMITS, spec_of
 
-__all__ = ["SwarmCounters", "WorkerShare", "sync_delivery", "worker_seed"]
+__all__ = ["SwarmCounters", "WorkerShare", "swarm_batcher", "sync_delivery", "worker_seed"]
 
 #: The first user_id of worker 0.
 USER_ID_BASE = 10_000_000
@@ -160,6 +162,18 @@ class SwarmCounters:
         return {**self.totals(), "workers": self.by_worker}
 
 
+def swarm_batcher(kind: str, records_per_batch: int) -> Batcher:
+    """A batcher with the limits of one PutRecords (``kind`` "kinesis") or PutRecordBatch call."""
+    limits = KINESIS_LIMITS if kind == "kinesis" else FIREHOSE_LIMITS
+    return Batcher(
+        max_records=min(records_per_batch, limits.max_records),
+        max_bytes=limits.max_bytes,
+        max_record_bytes=limits.max_record_bytes - limits.key_bytes,
+        hard_max_bytes=limits.max_bytes,
+        hard_max_record_bytes=limits.max_record_bytes,
+    )
+
+
 def sync_delivery(settings: Settings, kind: str, *, seed: int) -> tuple[SyncDelivery, SyncTransport]:
     """A blocking delivery to a Firehose or Kinesis stream, faults included.
 
@@ -190,7 +204,6 @@ def sync_delivery(settings: Settings, kind: str, *, seed: int) -> tuple[SyncDeli
             transport = KinesisSyncTransport(
                 stream=settings.stream, client=client, partition_key=settings.partition_key, seed=seed
             )
-        throttle = ("ProvisionedThroughputExceededException", "Rate exceeded for shard (rehearsed).")
     else:
         from producer.sinks.aws.firehose import FirehoseSyncTransport
 
@@ -203,13 +216,14 @@ def sync_delivery(settings: Settings, kind: str, *, seed: int) -> tuple[SyncDeli
             )
         else:
             transport = FirehoseSyncTransport(stream=settings.stream, client=client)
-        throttle = ("ServiceUnavailableException", "Slow down.")
     faults = TransportFaults(
         throttle_rate=settings.throttle_rate,
         call_failure_rate=settings.call_failure_rate,
         quota=settings.quota,
     )
     if faults.active:
+        # The code and message a rehearsed throttle answers with, as the CLI's sinks answer.
+        throttle = spec_of("kinesis" if kind == "kinesis" else "firehose").throttle
         plan = FaultPlan(faults, throttle_code=throttle[0], throttle_message=throttle[1], seed=seed)
         transport = FaultySyncTransport(transport, plan)
     delivery = SyncDelivery(

@@ -18,15 +18,12 @@ Retries, backoff, dead letters and accounting stay :class:`~producer.delivery.re
 from __future__ import annotations
 
 import asyncio
-import binascii
-import functools
 import http.client
 import json
 import logging
 import os
 import ssl
 from collections.abc import Mapping, Sequence
-from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -40,8 +37,8 @@ from producer.sinks.aws.clients import (
     translate_error,
     urllib3_error_as_botocore,
 )
-from producer.sinks.aws.firehose import FirehoseTransport
-from producer.sinks.aws.kinesis import KinesisSyncTransport, KinesisTransport
+from producer.sinks.aws.firehose import FirehoseCalls, FirehoseTransport
+from producer.sinks.aws.kinesis import KinesisCalls, KinesisTransport
 
 if TYPE_CHECKING:
     import aiohttp
@@ -54,43 +51,12 @@ __all__ = [
     "SignedJsonClient",
     "SyncSignedJsonClient",
     "error_response",
-    "put_record_batch_body",
-    "put_records_body",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Seconds an idle pooled connection is kept (aiobotocore's default).
 _KEEPALIVE_S = 12.0
-
-
-#: A record as base64, without the newline binascii adds by default.
-_b64 = functools.partial(binascii.b2a_base64, newline=False)
-
-
-def _json_string(text: str) -> bytes:
-    return encode_basestring_ascii(text).encode("ascii")
-
-
-def put_record_batch_body(stream: str, records: Sequence[bytes]) -> bytes:
-    """The JSON body of a PutRecordBatch call, equal (as JSON) to botocore's serialisation."""
-    # base64 never needs JSON escaping, so the records are spliced in as they are, and the
-    # body (megabytes when records are packed) is copied once more, not once per piece.
-    head = b'{"DeliveryStreamName":' + _json_string(stream) + b',"Records":['
-    if not records:
-        return head + b"]}"
-    return b"".join((head, b'{"Data":"', b'"},{"Data":"'.join(map(_b64, records)), b'"}]}'))
-
-
-def put_records_body(stream: str, records: Sequence[bytes], keys: Sequence[str]) -> bytes:
-    """The JSON body of a PutRecords call (one partition key per record)."""
-    entries = b",".join(
-        [
-            b'{"Data":"' + _b64(r) + b'","PartitionKey":' + _json_string(k) + b"}"
-            for r, k in zip(records, keys, strict=True)
-        ]
-    )
-    return b'{"Records":[' + entries + b'],"StreamName":' + _json_string(stream) + b"}"
 
 
 def error_response(status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -125,18 +91,6 @@ def error_response(status: int, headers: Mapping[str, str], body: bytes) -> dict
             error["QueryErrorCode"], error["Type"], code = code, query_error[1], query_error[0]
         error["Code"] = code
     return {"Error": error, "ResponseMetadata": metadata}
-
-
-def _failures(resp: Any, count_key: str, list_key: str) -> list[tuple[int, str, str]]:
-    """The failed records of a 200 response: (index, code, message), as botocore reads them."""
-    if not isinstance(resp, dict) or not resp.get(count_key):
-        return []
-    out: list[tuple[int, str, str]] = []
-    for j, entry in enumerate(resp.get(list_key) or ()):
-        if isinstance(entry, dict) and entry.get("ErrorCode"):
-            message = entry.get("ErrorMessage")
-            out.append((j, str(entry["ErrorCode"]), "" if message is None else str(message)))
-    return out
 
 
 def _wire_target(meta: Any, operation: str) -> tuple[str, str, str, dict[str, str]]:
@@ -308,8 +262,7 @@ class FastFirehoseTransport(FirehoseTransport):
         self.wire = SignedJsonClient(self._holder, operation="PutRecordBatch", what=self.what)
 
     async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
-        resp = await self.wire.call(put_record_batch_body(self.stream, records))
-        return _failures(resp, "FailedPutCount", "RequestResponses")
+        return self.calls.failures(await self.wire.call(self.calls.body(records)))
 
     async def aclose(self) -> None:
         await self.wire.aclose()
@@ -326,9 +279,7 @@ class FastKinesisTransport(KinesisTransport):
         self.wire = SignedJsonClient(self._holder, operation="PutRecords", what=self.what)
 
     async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
-        body = put_records_body(self.stream, records, [self.key_of(r) for r in records])
-        resp = await self.wire.call(body)
-        return _failures(resp, "FailedRecordCount", "Records")
+        return self.calls.failures(await self.wire.call(self.calls.body(records)))
 
     async def aclose(self) -> None:
         await self.wire.aclose()
@@ -418,27 +369,36 @@ class FastFirehoseSyncTransport:
     name = "firehose"
 
     def __init__(self, *, stream: str, client: Any, credentials: Any) -> None:
-        self.stream = stream
+        self.calls = FirehoseCalls(stream)
         self.client = client
         self.wire = SyncSignedJsonClient(
-            client, credentials, operation="PutRecordBatch", what=f"Firehose stream '{stream}'"
+            client, credentials, operation="PutRecordBatch", what=self.calls.what
         )
 
+    @property
+    def stream(self) -> str:
+        return self.calls.stream
+
     def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
-        resp = self.wire.call(put_record_batch_body(self.stream, records))
-        return _failures(resp, "FailedPutCount", "RequestResponses")
+        return self.calls.failures(self.wire.call(self.calls.body(records)))
 
 
-class FastKinesisSyncTransport(KinesisSyncTransport):
+class FastKinesisSyncTransport:
     """:class:`~producer.sinks.aws.kinesis.KinesisSyncTransport` with PutRecords built, signed
     and sent directly (for locust)."""
+
+    name = "kinesis"
 
     def __init__(
         self, *, stream: str, client: Any, credentials: Any, partition_key: str = "user_id", seed: int = 0
     ) -> None:
-        super().__init__(stream=stream, client=client, partition_key=partition_key, seed=seed)
-        self.wire = SyncSignedJsonClient(client, credentials, operation="PutRecords", what=self.what)
+        self.calls = KinesisCalls(stream, partition_key=partition_key, seed=seed)
+        self.client = client
+        self.wire = SyncSignedJsonClient(client, credentials, operation="PutRecords", what=self.calls.what)
 
-    def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:  # type: ignore[override]
-        body = put_records_body(self.stream, records, [self.key_of(r) for r in records])
-        return _failures(self.wire.call(body), "FailedRecordCount", "Records")
+    @property
+    def stream(self) -> str:
+        return self.calls.stream
+
+    def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
+        return self.calls.failures(self.wire.call(self.calls.body(records)))

@@ -1,4 +1,4 @@
-"""Kinesis Data Firehose: PutRecordBatch through aiobotocore.
+"""Kinesis Data Firehose: PutRecordBatch, its request and response, and its botocore transports.
 
 Only translation lives here: retries, backoff and dead letters are
 :class:`~producer.delivery.retry.DeliverySink`'s; limits are the batcher's.
@@ -11,22 +11,65 @@ from typing import Any
 
 from producer.errors import SinkError, TransportError
 from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
+from producer.sinks.aws.jsonapi import b64, json_string, record_failures
 
-__all__ = ["FirehoseSyncTransport", "FirehoseTransport", "put_record_batch_failures"]
+__all__ = [
+    "FirehoseCalls",
+    "FirehoseSyncTransport",
+    "FirehoseTransport",
+    "put_record_batch_body",
+    "put_record_batch_failures",
+    "put_record_batch_params",
+]
+
+
+class FirehoseCalls:
+    """PutRecordBatch to one delivery stream: a batch's request and its response's failures.
+
+    Pure, so that every Firehose transport (botocore or fast, async or blocking) holds one
+    and differs from the others only in how it sends.
+    """
+
+    __slots__ = ("stream",)
+
+    def __init__(self, stream: str) -> None:
+        self.stream = stream
+
+    @property
+    def what(self) -> str:
+        """The stream, as error messages name it."""
+        return f"Firehose stream '{self.stream}'"
+
+    def params(self, records: Sequence[bytes]) -> dict[str, Any]:
+        """The parameters of the call, for a botocore client."""
+        return put_record_batch_params(self.stream, records)
+
+    def body(self, records: Sequence[bytes]) -> bytes:
+        """The JSON body of the call, for the fast transports."""
+        return put_record_batch_body(self.stream, records)
+
+    @staticmethod
+    def failures(resp: Any) -> list[tuple[int, str, str]]:
+        """The failed records of a response: (index, code, message)."""
+        return put_record_batch_failures(resp)
 
 
 class FirehoseTransport:
-    """One PutRecordBatch per :meth:`put`; per-record failures read from the response."""
+    """One PutRecordBatch per :meth:`put` on an aiobotocore client."""
 
     name = "firehose"
 
     def __init__(self, *, stream: str, options: AwsOptions | None = None) -> None:
-        self.stream = stream
+        self.calls = FirehoseCalls(stream)
         self._holder = ClientHolder("firehose", options or AwsOptions())
 
     @property
+    def stream(self) -> str:
+        return self.calls.stream
+
+    @property
     def what(self) -> str:
-        return f"Firehose stream '{self.stream}'"
+        return self.calls.what
 
     async def describe(self) -> str:
         """Check the stream exists and is ACTIVE; describe its destination in one line."""
@@ -46,14 +89,12 @@ class FirehoseTransport:
     async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
         try:
             client = await self._holder.get()
-            resp = await client.put_record_batch(
-                DeliveryStreamName=self.stream, Records=[{"Data": r} for r in records]
-            )
+            resp = await client.put_record_batch(**self.calls.params(records))
         except TransportError:
             raise
         except Exception as exc:
             raise translate_error(exc, what=self.what, region=self._holder.region) from None
-        return put_record_batch_failures(resp)
+        return self.calls.failures(resp)
 
     async def aclose(self) -> None:
         await self._holder.aclose()
@@ -72,32 +113,43 @@ def _destination(desc: dict[str, Any]) -> str:
     return "a non-S3 destination"
 
 
-def put_record_batch_failures(resp: dict[str, Any]) -> list[tuple[int, str, str]]:
+def put_record_batch_params(stream: str, records: Sequence[bytes]) -> dict[str, Any]:
+    """The parameters of a PutRecordBatch call, as a botocore client takes them."""
+    return {"DeliveryStreamName": stream, "Records": [{"Data": r} for r in records]}
+
+
+def put_record_batch_body(stream: str, records: Sequence[bytes]) -> bytes:
+    """The JSON body of a PutRecordBatch call, equal (as JSON) to botocore's serialisation."""
+    # base64 never needs JSON escaping, so the records are spliced in as they are, and the
+    # body (megabytes when records are packed) is copied once more, not once per piece.
+    head = b'{"DeliveryStreamName":' + json_string(stream) + b',"Records":['
+    if not records:
+        return head + b"]}"
+    return b"".join((head, b'{"Data":"', b'"},{"Data":"'.join(map(b64, records)), b'"}]}'))
+
+
+def put_record_batch_failures(resp: Any) -> list[tuple[int, str, str]]:
     """The failed records of a PutRecordBatch response: (index, code, message)."""
-    if not resp.get("FailedPutCount"):
-        return []
-    return [
-        (j, str(entry["ErrorCode"]), str(entry.get("ErrorMessage", "")))
-        for j, entry in enumerate(resp["RequestResponses"])
-        if entry.get("ErrorCode")
-    ]
+    return record_failures(resp, "FailedPutCount", "RequestResponses")
 
 
 class FirehoseSyncTransport:
-    """:class:`FirehoseTransport` on a blocking boto3 client (threads, gevent, locust)."""
+    """One PutRecordBatch per :meth:`put` on a blocking boto3 client (threads, gevent, locust)."""
 
     name = "firehose"
 
     def __init__(self, *, stream: str, client: Any) -> None:
-        self.stream = stream
+        self.calls = FirehoseCalls(stream)
         self.client = client
+
+    @property
+    def stream(self) -> str:
+        return self.calls.stream
 
     def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
         try:
-            resp = self.client.put_record_batch(
-                DeliveryStreamName=self.stream, Records=[{"Data": r} for r in records]
-            )
+            resp = self.client.put_record_batch(**self.calls.params(records))
         except Exception as exc:
             region = str(self.client.meta.region_name)
-            raise translate_error(exc, what=f"Firehose stream '{self.stream}'", region=region) from None
-        return put_record_batch_failures(resp)
+            raise translate_error(exc, what=self.calls.what, region=region) from None
+        return self.calls.failures(resp)
