@@ -222,7 +222,7 @@ def replay_command(capture: Path, speed: str, **flags: Any) -> None:
 
 
 def _run(settings: Settings, capture: Path | None = None) -> Summary:
-    from producer.sinks.registry import open_sink
+    from producer.sinks.registry import open_sink, spec_of
 
     to_stdout = settings.summary_json is not None and str(settings.summary_json) == "-"
     if to_stdout and settings.sink == "stdout":
@@ -231,10 +231,7 @@ def _run(settings: Settings, capture: Path | None = None) -> Summary:
     # The live view and the summary table always go to stderr; the live view stays off
     # when events go to stdout (on a terminal they would interleave).
     quiet = settings.quiet or settings.sink == "stdout" or not sys.stderr.isatty()
-    destination = {
-        "lake": f"lake {settings.lake_dir}",
-        "file": f"file {settings.out}",
-    }.get(settings.sink, settings.sink)
+    destination = spec_of(settings.sink).destination(settings) or settings.sink
 
     def sink_factory(clock: EventClock) -> Sink:
         return open_sink(settings, clock)

@@ -76,7 +76,7 @@ class SinkSpec:
     billing_unit: int = 5120
     #: The error code and message a rehearsed throttle answers with (``--throttle-rate``, ``--quota``).
     throttle: tuple[str, str] = ("ServiceUnavailableException", "Slow down.")
-    #: Where the events went, for the live view and the summary.
+    #: Where the events go, for the live view (empty: the sink's name says it).
     destination: Callable[[Settings], str] = lambda s: ""
 
 
