@@ -9,6 +9,7 @@ from producer.generation.sessions import EventBlock, SessionGenerator, SessionPa
 from producer.generation.world import World, WorldConfig
 from producer.runtime.clock import Clock, ManualClock, SystemClock
 from producer.runtime.rate import RateShape, Schedule, constant, daily, parse_rate, ramp, steps
+from producer.runtime.runner import run
 from producer.runtime.stats import RunStats, Summary
 
 __version__ = "0.1.0"
@@ -45,5 +46,6 @@ __all__ = [
     "parse_rate",
     "ramp",
     "resolve",
+    "run",
     "steps",
 ]
