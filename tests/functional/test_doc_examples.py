@@ -101,7 +101,7 @@ def test_every_command_of_the_page_runs_as_written(page: str, tmp_path: Path) ->
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NETFLIX_PRODUCER_", "AWS_"))}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     # The pages take a reader who has produced events before: ./lake holds some.
-    seed = [
+    first = [
         "netflix-producer",
         "run",
         "--start",
@@ -112,7 +112,7 @@ def test_every_command_of_the_page_runs_as_written(page: str, tmp_path: Path) ->
         "--lake-dir",
         "lake",
     ]
-    subprocess.run(seed, cwd=tmp_path, env=env, capture_output=True, timeout=RUN_DEADLINE_S, check=True)
+    subprocess.run(first, cwd=tmp_path, env=env, capture_output=True, timeout=RUN_DEADLINE_S, check=True)
     for example in runnable:
         command = _completion(_bounded(example)).replace("/tmp/", f"{tmp_path}/")
         try:
@@ -132,9 +132,13 @@ def test_every_command_of_the_page_runs_as_written(page: str, tmp_path: Path) ->
 
 
 def test_the_pages_hold_commands_to_check() -> None:
-    examples = {page: _examples(page) for page in PAGES}
-    assert len(examples["README.md"]) >= 20
-    # The long or realtime lines the test bounds say so; the AWS ones are the only ones left out.
-    readme = examples["README.md"]
-    assert any(LONG_RE.search(e.comment) for e in readme)
-    assert all(AWS_RE.search(e.command) for e in readme if "--sink firehose" in e.command)
+    # The parser finds the README's commands, joins continued lines and reads comments.
+    readme = _examples("README.md")
+    assert len(readme) >= 20
+    backfill = [e for e in readme if "--sink s3" in e.command]
+    assert backfill and backfill[0].command.endswith("--gzip"), "a continued line is one command"
+    assert all(not e.command.endswith("\\") and "#" not in e.command for e in readme)
+    long_ones = [e for e in readme if LONG_RE.search(e.comment)]
+    assert long_ones and all(
+        "--duration 2s" in _bounded(e) or "--count 20000" in _bounded(e) for e in long_ones
+    )
