@@ -2,16 +2,20 @@
 
 Each *slot* of the pool is one viewer in a sitting: a profile on a device playing a
 title, in a state (browsing, playing, paused, buffering), with a playhead and the
-time its next event is due. The run's :class:`~producer.runtime.rate.Schedule` fixes the
-timestamp of every event; each round the generator gives the next timestamps to
-the slots whose next events are due first, in due order. The playhead advances
-with the time that really passed between a session's events, so positions always
-agree with ``event_ts``; dwell times (pauses, stalls, time to the next seek)
-decide the order. The pool grows and shrinks so that its natural event rate
-matches the target rate, which is how the population scales the number of
-concurrent viewers.
+time its next event is due. Every event happens on its viewer's own clock: the
+generator plays the viewers forward one window of event time at a time, each
+emitting at its own due times, and hands the window's events on in time order.
+Between two events with playing in between, the playhead moves by exactly the
+time played (in whole milliseconds); pauses, stalls, seeks and autoplay last what
+the model draws.
 
-All per-event work is NumPy over a round of events; Python only touches a session
+The rate shape is a target the population is steered to: before each window the
+generator sizes the pool (newcomers join over the window, the excess leaves as
+sittings end) so the window holds the events the shape asks for, making up any
+shortfall of the run so far. A window holds about the same number of events at
+any rate, so the cost per event does not depend on the rate.
+
+All per-event work is NumPy over a pass of a window; Python only touches a session
 when it starts (to build its constant JSON fragment).
 """
 
@@ -120,6 +124,19 @@ class SessionParams:
     warm_start: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One pass of a window: an event per viewer, in slot order."""
+
+    ts: FloatArray
+    ev: IntArray
+    pos: FloatArray
+    rung: IntArray
+    seq: npt.NDArray[np.int32]
+    head: npt.NDArray[np.bytes_]
+    tail: npt.NDArray[np.int16]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventBlock:
     """One round of events, in emission order, as columns."""
@@ -142,6 +159,20 @@ class EventBlock:
     def __len__(self) -> int:
         return len(self.event_ts)
 
+    def cut(self, n: int) -> EventBlock:
+        """The first ``n`` events of this block."""
+        return EventBlock(
+            first=self.first,
+            event_ts=self.event_ts[:n],
+            event_type=self.event_type[:n],
+            position_ms=self.position_ms[:n],
+            bitrate_kbps=self.bitrate_kbps[:n],
+            seq=self.seq[:n],
+            event_id=self.event_id[:n],
+            head=self.head[:n],
+            tail=self.tail[:n],
+        )
+
 
 class SessionGenerator:
     """Generates the events of a run, round by round, deterministically from a seed.
@@ -150,9 +181,18 @@ class SessionGenerator:
     consumer slices it, on wall-clock timing, or on the sink.
     """
 
-    #: A round covers about this much schedule time (bounded below and above).
-    ROUND_S = 0.1
-    MAX_ROUND = 32_768
+    #: A window of event time holds about this many events (bounded in time below and
+    #: above), so the cost per event does not depend on the rate.
+    WINDOW_EVENTS = 16_384
+    MIN_WINDOW_S = 0.005
+    MAX_WINDOW_S = 600.0
+    #: The shortfall (or surplus) of events against the shape is made up over this long.
+    CORRECTION_S = 120.0
+    #: Newcomers are at most this share of a window's events: a steep ramp is met by
+    #: more active viewers while the audience grows.
+    MAX_ARRIVAL_SHARE = 0.4
+    #: Activity is at most 2^(this/4) (a million): beyond, the rate falls short.
+    MAX_ACTIVITY_STEP = 80
 
     def __init__(
         self,
@@ -162,7 +202,8 @@ class SessionGenerator:
         seed: int,
         params: SessionParams | None = None,
         max_concurrent: int | None = None,
-        min_round: int = 16,
+        window_events: int | None = None,
+        lead_s: float = 0.0,
     ) -> None:
         self.world = world
         self.schedule = schedule
@@ -174,11 +215,9 @@ class SessionGenerator:
         self._session_key = int(keys[1])
         pop = world.population
         self.max_concurrent = max(1, max_concurrent or int(pop.n_profiles * 0.8))
-        #: Events per round, at least. A round has a fixed cost (choosing who is due
-        #: scans the pool: ~1 ms for 450k viewers), so a consumer that runs far ahead of
-        #: a low nominal rate (an unpaced swarm) asks for bigger rounds; a viewer then
-        #: emits at most once per bigger round.
-        self.min_round = max(1, min(min_round, self.MAX_ROUND))
+        #: Events per window, about: bigger windows cost less per event but make the
+        #: first block of a run (and its memory) bigger.
+        self.window_events = max(1, window_events or self.WINDOW_EVENTS)
         p = self.params
         self._pause_rate = np.array([p.pause_rate_per_h.get(d, 1.0) for d in DEVICE_TYPES]) / _HOUR_MS
         # Device ceilings into the ladder (index): TV/console/web 5800, tablet 3000,
@@ -206,12 +245,21 @@ class SessionGenerator:
             ],
             dtype=object,
         )
-        # Mean seconds between a viewer's events, learnt as the run goes; the prior
-        # comes from a short calibration so the first minutes are already in balance.
-        self.mean_gap_s = self._calibrate()
+        # A viewer's event rate, learnt as the run goes; the prior comes from short
+        # calibrations so the first minutes are already in balance.
+        self._probes: dict[int, float] = {}
+        self.mean_gap_s = 1.0 / self._probe(0)
+        #: Events generated so far (the next event's index).
         self.next_event = 0
-        #: Moving mean of (event_ts - due) in seconds: ~0 when the pool matches the rate.
-        self.mean_lateness_s = 0.0
+        #: Each viewer's events per second, learnt as the run goes.
+        self.per_viewer_rate = 1.0 / self.mean_gap_s
+        #: How many times more active than the reference viewers are (1 unless the
+        #: rate needs more concurrent viewers than the population has).
+        self.activity = 1.0
+        #: How far ahead of the shape the events run, in seconds: a realtime run sends
+        #: each event a little after it happened, never before.
+        self.lead_s = lead_s
+        self._t = schedule.start - lead_s
         self._sessions_started = 0
         self._excess = 0
         self._cap = 0
@@ -309,7 +357,7 @@ class SessionGenerator:
         self.playable[slots] = playables
         self.dur[slots] = dur
         self.pos[slots] = start
-        self.stop_pos[slots] = np.minimum(start + np.maximum(watch, 1000.0), dur)
+        self.stop_pos[slots] = np.minimum(start + np.maximum(watch, 1000.0), dur).round()
         self.state[slots] = _BROWSING
         self.next_ev[slots] = _START
         self.due[slots] = due
@@ -365,11 +413,11 @@ class SessionGenerator:
         lam_buf = (
             np.where(self.poor[slots], p.rebuffer_rate_per_h_poor, p.rebuffer_rate_per_h_good) / _HOUR_MS
         )
-        lam = lam_pause + lam_seek + lam_buf
+        lam = (lam_pause + lam_seek + lam_buf) * self.activity
         dwell = rng.exponential(1.0, n) / lam
         remaining = np.maximum(self.stop_pos[slots] - self.pos[slots], 0.0)
         stop = dwell >= remaining
-        u = rng.random(n) * lam
+        u = rng.random(n) * (lam / self.activity)
         kind = np.where(u < lam_pause, _PAUSE, np.where(u < lam_pause + lam_seek, _SEEK, _BSTART))
         self.next_ev[slots] = np.where(stop, _STOP, kind).astype(np.int8)
         dwell = np.where(stop, remaining, dwell)
@@ -377,7 +425,9 @@ class SessionGenerator:
         # A connection stall's length is drawn now (lognormal with the class mean).
         mean = np.where(self.poor[slots], p.stall_mean_s_poor, p.stall_mean_s_good)
         sigma = 0.8
-        self.stall_s[slots] = mean * np.exp(sigma * rng.standard_normal(n) - sigma * sigma / 2)
+        self.stall_s[slots] = (
+            mean * np.exp(sigma * rng.standard_normal(n) - sigma * sigma / 2) / self.activity
+        )
         self.seek_stall[slots] = False
 
     def _schedule_pause_end(self, slots: IntArray, ts: FloatArray) -> None:
@@ -385,19 +435,51 @@ class SessionGenerator:
         if n == 0:
             return
         p = self.params
-        length = p.pause_median_s * np.exp(p.pause_sigma * self._rng.standard_normal(n))
+        length = p.pause_median_s * np.exp(p.pause_sigma * self._rng.standard_normal(n)) / self.activity
         timeout = length > p.pause_timeout_s
         self.next_ev[slots] = np.where(timeout, _STOP, _RESUME).astype(np.int8)
         self.due[slots] = ts + np.minimum(length, p.pause_timeout_s)
 
-    # -- the round -------------------------------------------------------------------
+    # -- windows of event time ------------------------------------------------------
 
-    def _calibrate(self) -> float:
-        """Mean seconds between a viewer's events, measured on a small private pool."""
+    def _natural_rate(self, activity: float) -> float:
+        """A viewer's events per second in steady state at ``activity``, measured once per
+        grid step (2^(1/4) apart) on a small private pool and interpolated between."""
+        k = math.log2(activity) * 4.0
+        lo = math.floor(k)
+        r0 = self._probe(lo)
+        if k == lo:
+            return r0
+        r1 = self._probe(lo + 1)
+        return math.exp(math.log(r0) + (k - lo) * (math.log(r1) - math.log(r0)))
+
+    def _activity_for(self, rate: float) -> float:
+        """The activity at which a viewer's steady-state event rate is ``rate`` (at least 1)."""
+        if rate <= self._probe(0):
+            return 1.0
+        # Galloping, then bisecting: a dozen probes at most.
+        lo, hi = 0, 1
+        while self._probe(hi) < rate:
+            lo, hi = hi, hi * 2
+            if hi > self.MAX_ACTIVITY_STEP:
+                return float(2.0 ** (self.MAX_ACTIVITY_STEP / 4.0))
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if self._probe(mid) < rate else (lo, mid)
+        k = lo
+        r0, r1 = math.log(self._probe(k)), math.log(self._probe(k + 1))
+        return float(2.0 ** ((k + (math.log(rate) - r0) / max(r1 - r0, 1e-12)) / 4.0))
+
+    def _probe(self, step: int) -> float:
+        """Events per viewer-second at activity ``2^(step/4)``, on 1,000 private viewers."""
+        cached = self._probes.get(step)
+        if cached is not None:
+            return cached
+        activity = 2.0 ** (step / 4.0)
         probe = object.__new__(SessionGenerator)
         probe.world = self.world
         probe.params = self.params
-        probe._rng = np.random.default_rng(12345)
+        probe._rng = np.random.default_rng(12345 + step)
         probe._event_key = probe._session_key = 0
         probe.max_concurrent = 1_000
         probe._pause_rate = self._pause_rate
@@ -408,123 +490,176 @@ class SessionGenerator:
         probe._n_apps = self._n_apps
         probe._sessions_started = 0
         probe._excess = 0
+        probe.activity = activity
         probe._cap = 0
         probe._alloc(1_000)
-        slots = np.arange(1_000)
-        probe._warm(slots, 0.0)
-        gaps = 0.0
-        count = 0
+        probe._warm(np.arange(1_000, dtype=np.int64), 0.0)
+        # Skip the first hour (of reference time), which favours the warm start's short gaps.
+        span = 600.0 / activity
         t = 0.0
-        for i in range(400):
-            idx = probe._select(100)
-            ts = np.maximum(probe.due[idx], t)
-            t = float(ts[-1])
-            before = ts
-            probe._advance(idx, ts, np.arange(100, dtype=np.int64), record=False)
-            if i >= 100:  # skip the warm-up, which favours short gaps
-                gaps += float((probe.due[idx] - before).sum())
-                count += len(idx)
-        return max(gaps / max(count, 1), 1.0)
+        for _ in range(6):
+            probe._window(t, t + span)
+            t += span
+        events = 0
+        for _ in range(12):
+            events += probe._window(t, t + span)
+            t += span
+        rate = float(max(events, 1) / (1_000 * 12 * span))
+        self._probes[step] = rate
+        return float(rate)
 
-    def _burn_in(self, until: float, pool: int) -> None:
-        """Advance the pool in its own (natural) time up to ``until``, recording nothing."""
-        # Small rounds (a slot emits once per round), so quick chains such as a seek
-        # and its stall keep their timing while the pool settles.
-        r = max(16, min(self.MAX_ROUND, pool // 64))
-        t = -math.inf
-        while True:
-            idx = self._select(r)
-            idx = idx[self.due[idx] < until]
-            if len(idx) == 0:
-                return
-            ts = np.maximum(self.due[idx], t)
-            t = float(ts[-1])
-            self._advance(idx, ts, np.zeros(len(idx), dtype=np.int64), record=False)
+    def _window(self, t0: float, t1: float, parts: list[_Part] | None = None) -> int:
+        """Play every viewer's events due in ``[t0, t1)`` on their own clocks.
 
-    def _select(self, n: int) -> IntArray:
-        """The ``n`` slots due first, in due order (ties by slot, for determinism)."""
-        due = self.due
-        idx = np.argpartition(due, n - 1)[:n] if n < len(due) else np.arange(len(due))
-        idx.sort()
-        # A stable sort of slots in slot order: ties by slot (a third cheaper than lexsort).
-        order = np.argsort(due[idx], kind="stable")
-        return np.asarray(idx[order], dtype=np.int64)
+        Each viewer emits at its own due times, as many events as fall in the window;
+        with ``parts`` the events are kept (in generation order, per pass), else only
+        counted. The passes after the first touch only the viewers of the pass before:
+        only their due times changed.
+        """
+        slots = np.flatnonzero(self.due < t1)
+        count = 0
+        while len(slots):
+            # Whole milliseconds, the precision of ``event_ts`` on the wire: the value a
+            # consumer parses is the value the generator used.
+            ts = np.rint(self.due[slots] * 1000.0) / 1000.0
+            part = self._advance(slots, ts, keep=parts is not None)
+            if parts is not None and part is not None:
+                parts.append(part)
+            count += len(slots)
+            slots = slots[self.due[slots] < t1]
+        return count
 
-    def _control(self, at: float, rate: float) -> None:
-        """Grow or shrink the pool towards ``rate x mean gap`` viewers."""
-        target = min(self.max_concurrent, max(1, math.ceil(rate * self.mean_gap_s)))
-        active = self.active_slots
+    def _control(self, t0: float, t1: float) -> None:
+        """Steer the pool so the events of ``[t0, t1)`` follow the rate shape.
+
+        The shape says how many events the window should hold, plus the share of the
+        run's shortfall (or surplus) so far to make up over ``CORRECTION_S``. At the
+        viewers' measured event rate that is a number of viewers: newcomers join over
+        the window (their PLAY_START when they press play), and the excess leaves as
+        sittings end. Past the population's cap, viewers become more active instead
+        (more pauses, seeks and stalls per hour; a playhead still moves with the clock).
+        """
+        schedule = self.schedule
+        w = t1 - t0
+        o0 = t0 - schedule.start + self.lead_s
+        o1 = t1 - schedule.start + self.lead_s
+        wanted = schedule.expected(o1) - schedule.expected(o0)
+        behind = schedule.expected(o0) - self.next_event
+        demand = max(wanted / w + behind / max(self.CORRECTION_S, 2.0 * w), 0.0)
+        cap = self.max_concurrent
+        if demand > cap * self.per_viewer_rate or self.activity > 1.0:
+            # Activity scales a viewer's event rate: the one at which the cap meets the
+            # demand, corrected by how the measured rate differs from the calibrated one.
+            bias = self.per_viewer_rate / self._natural_rate(self.activity)
+            activity = self._activity_for(demand / cap / bias)
+            if activity != self.activity:
+                self.activity = activity
+                self.per_viewer_rate = self._natural_rate(activity) * bias
+        target = demand / self.per_viewer_rate
         if not self._started:
             self._started = True
-            self._alloc(max(target, 16))
-            slots = np.arange(target, dtype=np.int64)
-            if self.params.warm_start:
-                # Start the pool mid-flight a while before the run and let it play on
-                # silently, so the first events already have the steady-state mix.
-                # In chunks, so a pool of a million viewers never builds all its
-                # fragments at once.
-                for chunk in np.array_split(slots, max(1, len(slots) // 65_536)):
-                    self._warm(chunk, at - 2.0 * self.mean_gap_s)
-                self._burn_in(at, target)
-            else:
-                due = at + self._rng.random(target) * min(self.mean_gap_s, 120.0)
-                self._start_sittings(slots, due, at)
-            return
+            self._fill(min(cap, max(1, math.ceil(target))), t0)
+        active = self.active_slots
+        target = min(cap, max(1, math.ceil(target)))
         if target > active:
+            need = min(target - active, max(1, math.ceil(self.MAX_ARRIVAL_SHARE * wanted)))
             free = np.flatnonzero(self.state == _IDLE)
-            need = target - active
             if len(free) < need:
                 old = self._cap
                 self._alloc(max(old * 2, old + need))
                 free = np.flatnonzero(self.state == _IDLE)
             slots = free[:need].astype(np.int64)
-            # Newcomers press play over the next minute, not all at once.
-            due = at + self._rng.random(need) * min(self.mean_gap_s, 60.0)
-            self._start_sittings(slots, due, at)
+            # Sittings arrive over the window as a Poisson process: uniform given their count.
+            due = np.sort(t0 + self._rng.random(need) * w)
+            self._start_sittings(slots, due, t0)
             self._excess = 0
         else:
             self._excess = active - target
 
+    def _fill(self, n: int, at: float) -> None:
+        """The first pool: ``n`` sittings, mid-flight (warm start) or pressing play from ``at``."""
+        self._alloc(max(n, 16))
+        slots = np.arange(n, dtype=np.int64)
+        if self.params.warm_start:
+            # Start the pool mid-flight a while before the run and let it play on
+            # silently, so the first events already have the steady-state mix.
+            # In chunks, so a pool of a million viewers never builds all its
+            # fragments at once.
+            # Two mean gaps between a viewer's events (at the run's activity) settle it.
+            span = 2.0 / self._natural_rate(self.activity)
+            before = at - span
+            for chunk in np.array_split(slots, max(1, len(slots) // 65_536)):
+                self._warm(chunk, before)
+            t = before
+            while t < at:
+                t1 = min(at, t + span / 16.0)
+                self._window(t, t1)
+                t = t1
+        else:
+            due = at + self._rng.random(n) * min(self.mean_gap_s, 120.0)
+            self._start_sittings(slots, due, at)
+
     def prepare(self) -> None:
-        """Fill the pool and let it settle (the costly part of the first round), now.
+        """Fill the pool and let it settle (the costly part of the first window), now.
 
         A realtime run calls this before anchoring its schedule to the wall clock, then
         :meth:`rebase`, so the set-up time does not make every event late.
         """
         if not self._started:
-            self._control(self.schedule.start, self.schedule.rate_at(0.0))
+            t0 = self._t
+            self._control(t0, t0 + self._window_s(t0))
 
     def rebase(self, schedule: Schedule) -> None:
         """Move the run (and every viewer's timeline) to ``schedule``'s start."""
         delta = schedule.start - self.schedule.start
         self.due += delta
         self.last_ts += delta
+        self._t += delta
         self.schedule = schedule
 
-    def next_block(self) -> EventBlock:
-        """Generate the next round of events."""
-        k0 = self.next_event
-        t0 = float(self.schedule.offsets(k0, 1)[0])
-        at = self.schedule.start + t0
-        rate = self.schedule.rate_at(t0)
-        self._control(at, rate)
-        # Rounds cover ~0.1 s of schedule (at least ``min_round`` events, so low rates stay cheap);
-        # a viewer emits at most once per round, so a round is at most a quarter of the pool.
-        n = int(
-            min(
-                self.MAX_ROUND,
-                max(self.min_round, math.ceil(rate * self.ROUND_S)),
-                max(1, self.active_slots // 4),
-            )
-        )
-        # Whole milliseconds, the precision of ``event_ts`` on the wire: the value a
-        # consumer parses is the value the generator used.
-        ts = np.rint(self.schedule.times(k0, n) * 1000.0) / 1000.0
-        idx = self._select(n)
-        self.next_event = k0 + n
-        return self._advance(idx, ts, np.arange(k0, k0 + n, dtype=np.int64), record=True)
+    def _window_s(self, t0: float) -> float:
+        rate = self.schedule.rate_at(t0 - self.schedule.start)
+        if rate <= 0:
+            return self.MAX_WINDOW_S
+        return min(self.MAX_WINDOW_S, max(self.MIN_WINDOW_S, self.window_events / rate))
 
-    def _advance(self, idx: IntArray, ts: FloatArray, ks: IntArray, *, record: bool) -> EventBlock:
+    def next_block(self) -> EventBlock:
+        """Generate the events of the next window of event time, in time order."""
+        parts: list[_Part] = []
+        while not parts:
+            t0 = self._t
+            t1 = t0 + self._window_s(t0)
+            self._control(t0, t1)
+            active = self.active_slots
+            n = self._window(t0, t1, parts)
+            self._t = t1
+            # The viewers' event rate, as measured (it moves with the activity and the mix).
+            if n and active:
+                seen = n / (0.5 * (active + self.active_slots) * (t1 - t0))
+                weight = min(0.25, n / 50_000.0)
+                self.per_viewer_rate += weight * (seen - self.per_viewer_rate)
+        ts = np.concatenate([p.ts for p in parts])
+        # Time order; a viewer's events in the order they happened (stable, by pass).
+        order = np.argsort(ts, kind="stable")
+        n = len(ts)
+        k0 = self.next_event
+        self.next_event = k0 + n
+        ks = np.arange(k0, k0 + n, dtype=np.int64)
+        rung = np.concatenate([p.rung for p in parts])[order]
+        tail = np.concatenate([p.tail for p in parts])[order]
+        return EventBlock(
+            first=k0,
+            event_ts=ts[order],
+            event_type=np.concatenate([p.ev for p in parts])[order].astype(np.int8),
+            position_ms=np.concatenate([p.pos for p in parts])[order].astype(np.int64),
+            bitrate_kbps=_LADDER[rung],
+            seq=np.concatenate([p.seq for p in parts])[order].astype(np.int64),
+            event_id=uuid_bytes(self._event_key, ks),
+            head=np.concatenate([p.head for p in parts])[order].tolist(),
+            tail=self._tails[tail.astype(np.int64) * len(_LADDER) + rung].tolist(),
+        )
+
+    def _advance(self, idx: IntArray, ts: FloatArray, *, keep: bool) -> _Part | None:
         """Emit one event for each slot of ``idx`` at ``ts`` and schedule its next one."""
         p = self.params
         rng = self._rng
@@ -532,15 +667,12 @@ class SessionGenerator:
         ev = self.next_ev[idx].astype(np.int64)
         state = self.state[idx]
         playing = state == _PLAYING
-        elapsed_ms = np.maximum(ts - self.last_ts[idx], 0.0) * 1000.0
+        # The playhead moved by exactly the time played, in whole milliseconds.
+        elapsed_ms = np.rint((ts - self.last_ts[idx]) * 1000.0)
         dur = self.dur[idx]
-        pos0 = self.pos[idx]
-        pos = np.where(playing, pos0 + elapsed_ms, pos0)
+        pos = np.where(playing, self.pos[idx] + elapsed_ms, self.pos[idx])
         pos = np.minimum(pos, dur)
         is_stop = ev == _STOP
-        # A stop sent late still reports where the viewer stopped, never going backwards.
-        stop_at = np.maximum(pos0, np.minimum(pos, self.stop_pos[idx]))
-        pos = np.where(is_stop & playing, stop_at, pos)
 
         # Seeks move the playhead (and the intended stop point with it), within the title.
         is_seek = ev == _SEEK
@@ -555,32 +687,24 @@ class SessionGenerator:
             sl = idx[s]
             self.stop_pos[sl] = np.clip(self.stop_pos[sl] + shift, new + 1000.0, dur[s])
             pos[s] = new
-        pos = pos.round()
 
-        block = None
-        if record:
-            rung = self.rung[idx]
-            block = EventBlock(
-                first=int(ks[0]) if n else 0,
-                event_ts=ts,
-                event_type=ev.astype(np.int8),
-                position_ms=pos.astype(np.int64),
-                bitrate_kbps=_LADDER[rung],
+        part = None
+        if keep:
+            part = _Part(
+                ts=ts,
+                ev=ev,
+                pos=pos,
+                rung=self.rung[idx].astype(np.int64),
                 seq=self.seq[idx].copy(),
-                event_id=uuid_bytes(self._event_key, ks),
-                head=self.head[idx].tolist(),
-                tail=self._tails[self.tail[idx].astype(np.int64) * len(_LADDER) + rung].tolist(),
+                head=self.head[idx],
+                tail=self.tail[idx].copy(),
             )
-
-        if record and n:
-            # How late (positive) or early events go out against their viewers' own timing.
-            lateness = float(np.mean(ts - self.due[idx]))
-            self.mean_lateness_s += min(1.0, n / 20_000.0) * (lateness - self.mean_lateness_s)
         self.pos[idx] = pos
         self.last_ts[idx] = ts
         self.seq[idx] += 1
 
         # Next event, by what just happened.
+        quick = 1.0 / self.activity
         to_play = (ev == _START) | (ev == _RESUME) | (ev == _BEND)
         seek_buf = is_seek & (rng.random(n) < p.seek_buffer_prob)
         to_play |= is_seek & ~seek_buf
@@ -591,8 +715,8 @@ class SessionGenerator:
         sl = idx[seek_buf]
         k = len(sl)
         self.next_ev[sl] = _BSTART
-        self.due[sl] = ts[seek_buf] + rng.uniform(0.05, 0.25, k)
-        self.stall_s[sl] = rng.uniform(0.3, 1.5, k)
+        self.due[sl] = ts[seek_buf] + rng.uniform(0.05, 0.25, k) * quick
+        self.stall_s[sl] = rng.uniform(0.3, 1.5, k) * quick
         self.seek_stall[sl] = True
 
         m = ev == _BSTART
@@ -614,9 +738,7 @@ class SessionGenerator:
 
         if is_stop.any():
             self._end_sessions(idx[is_stop], ts[is_stop], pos[is_stop])
-
-        assert block is not None or not record
-        return block  # type: ignore[return-value]
+        return part
 
     def _end_sessions(self, slots: IntArray, ts: FloatArray, pos: FloatArray) -> None:
         """After PLAY_STOP: autoplay the next episode, start a new sitting, or retire the slot."""
@@ -634,7 +756,7 @@ class SessionGenerator:
         )
         if autoplay.any():
             a = slots[autoplay]
-            gap = rng.uniform(*p.autoplay_gap_s, len(a))
+            gap = rng.uniform(*p.autoplay_gap_s, len(a)) / self.activity
             self._start_sessions(a, nxt[autoplay], ts[autoplay] + gap, resume=False)
         rest = slots[~autoplay]
         rest_ts = ts[~autoplay]
@@ -648,5 +770,5 @@ class SessionGenerator:
             rest_ts = rest_ts[: len(rest_ts) - retire]
         if len(rest):
             self.episodes[rest] = 0
-            due = rest_ts + rng.uniform(*p.browse_s, len(rest))
+            due = rest_ts + rng.uniform(*p.browse_s, len(rest)) / self.activity
             self._start_sittings(rest, due, float(rest_ts[0]))

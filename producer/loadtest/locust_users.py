@@ -156,7 +156,7 @@ def _state(environment: Any) -> dict[str, Any]:
             index = max(getattr(environment.runner, "worker_index", 0), 0)
             users = max(getattr(environment.runner, "target_user_count", 1) or 1, 1)
             nominal = (options.events_per_user or 1000.0) * users
-            share = WorkerShare(settings, index, nominal_rate=nominal, unpaced=not options.events_per_user)
+            share = WorkerShare(settings, index, nominal_rate=nominal)
             delivery, _ = sync_delivery(settings, kind, seed=share.seed)
             batcher = swarm_batcher(kind, options.records_per_batch)
             _STATE.update(

@@ -32,8 +32,6 @@ __all__ = ["SwarmCounters", "WorkerShare", "swarm_batcher", "sync_delivery", "wo
 
 #: The first user_id of worker 0.
 USER_ID_BASE = 10_000_000
-#: Events per generator round, at least, for a worker that sends as fast as it can.
-UNPACED_MIN_ROUND = 4_096
 
 
 def worker_seed(seed: int, worker_index: int) -> int:
@@ -51,7 +49,6 @@ class WorkerShare:
         *,
         nominal_rate: float,
         start: float | None = None,
-        unpaced: bool = False,
     ) -> None:
         base = settings.world or WorldConfig()
         self.worker_index = worker_index
@@ -80,9 +77,6 @@ class WorkerShare:
             shape.bind(anchor),
             seed=self.seed,
             params=settings.session_params,
-            # Running ahead of its nominal rate, a worker would pay a round's fixed cost
-            # every few hundred events: a third of its CPU.
-            min_round=UNPACED_MIN_ROUND if unpaced else 16,
         )
         self.generator.prepare()
         faults = settings.data_faults

@@ -31,7 +31,13 @@ from producer.runtime.stats import Observer, RunStats, Summary
 from producer.sinks.base import Sink
 from producer.sinks.registry import spec_of
 
-__all__ = ["EventClock", "Observer", "run"]
+__all__ = ["REALTIME_LEAD_S", "EventClock", "Observer", "run"]
+
+#: How far a realtime run's events run ahead of the wire: each event is sent about
+#: this long after it happened (a player's buffer), never before.
+REALTIME_LEAD_S = 0.5
+#: The most event time handed on to the sink at once.
+CHUNK_SPAN_S = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -83,37 +89,75 @@ async def run(
 
 
 class _Events:
-    """The generated events, block by block, with the data faults applied."""
+    """The generated events, block by block, cut at the run's limit, with the data faults applied.
+
+    ``limit`` ends the run after that many events, ``until`` before the first event
+    at or after that time (both in generation order, so the same whatever the pace).
+    """
 
     def __init__(
-        self, generator: SessionGenerator, injector: DataFaultInjector | None, stats: RunStats
+        self,
+        generator: SessionGenerator,
+        injector: DataFaultInjector | None,
+        stats: RunStats,
+        *,
+        limit: int | None = None,
+        until: float | None = None,
     ) -> None:
         self.generator = generator
         self.injector = injector
         self._stats = stats
+        self._limit = limit
+        self._until = until
         self._records: list[bytes] = []
         self._groups: list[list[tuple[bytes, int]]] = []
         self._types = np.zeros(0, dtype=np.int8)
         self._stamps = np.zeros(0, dtype=np.float64)
         self._taken = 0
+        self._seen = 0
+        self._last_block = False
+        self.last_stamps = self._stamps
+        #: True once the last event of the run has been taken.
+        self.done = limit == 0
 
-    def take(self, wanted: int) -> tuple[list[bytes], int, float]:
-        """Up to ``wanted`` events from the current block (a new one if it is used up):
-        the records to send, how many events they stand for, and the last one's time.
+    def _next_block(self) -> None:
+        block = self.generator.next_block()
+        n = len(block)
+        if self._limit is not None:
+            n = min(n, self._limit - self._seen)
+        if self._until is not None:
+            n = min(n, int(np.searchsorted(block.event_ts, self._until, side="left")))
+        last = n < len(block) or (self._limit is not None and self._seen + n >= self._limit)
+        if n < len(block):
+            block = block.cut(n)
+        self._seen += n
+        self._records = encode_block(block)
+        self._types = block.event_type
+        self._stamps = block.event_ts
+        if self.injector is not None:
+            self._groups = self.injector.apply(self._records, self._stamps, self._types)
+        self._taken = 0
+        self._last_block = last
+
+    def take(
+        self, wanted: int, not_after: float = math.inf, *, span_s: float = math.inf
+    ) -> tuple[list[bytes], int, float]:
+        """Up to ``wanted`` events from the current block (a new one if it is used up), none
+        that happens after ``not_after`` nor more than ``span_s`` after the first: the
+        records to send, how many events they stand for, and the last one's time (``nan``
+        when none was taken).
 
         A chunk never spans two blocks, so the batches a run sends depend only on
         the schedule, never on how the events were generated.
         """
         if self._taken >= len(self._stamps):
-            block = self.generator.next_block()
-            self._records = encode_block(block)
-            self._types = block.event_type
-            self._stamps = block.event_ts
-            if self.injector is not None:
-                self._groups = self.injector.apply(self._records, self._stamps, self._types)
-            self._taken = 0
+            self._next_block()
         taken = self._taken
         n = min(wanted, len(self._stamps) - taken)
+        if n and span_s < math.inf:
+            not_after = min(not_after, float(self._stamps[taken]) + span_s)
+        if not_after < math.inf and n and self._stamps[taken + n - 1] > not_after:
+            n = int(np.searchsorted(self._stamps[taken : taken + n], not_after, side="right"))
         if self.injector is None:
             chunk = self._records if n == len(self._records) else self._records[taken : taken + n]
             self._stats.event_types += np.bincount(self._types[taken : taken + n], minlength=len(EVENT_TYPES))
@@ -123,9 +167,13 @@ class _Events:
             chunk = [record for record, _ in picked]
             kinds = np.fromiter((t for _, t in picked), dtype=np.int64, count=len(picked))
             self._stats.event_types += np.bincount(kinds, minlength=len(EVENT_TYPES))
+        #: The times of the events just taken.
+        self.last_stamps = self._stamps[taken : taken + n]
         self._taken += n
         self._stats.generated += len(chunk)
-        return chunk, n, float(self._stamps[taken + n - 1])
+        if self._last_block and self._taken >= len(self._stamps):
+            self.done = True
+        return chunk, n, float(self._stamps[taken + n - 1]) if n else math.nan
 
     def held(self) -> list[bytes]:
         """The records still held back (out of order, delayed copies), counted as generated."""
@@ -147,7 +195,6 @@ class _Generation:
     pacer: Pacer
     batcher: Batcher
     delivery: Dispatcher
-    total: int | None
 
 
 class _Run:
@@ -200,7 +247,10 @@ class _Run:
     def prepare(self, world: World, params: SessionParams | None, batcher: Batcher | None) -> _Generation:
         """Build the generator, pacer, batcher and dispatcher, and open the capture."""
         settings = self.settings
-        generator = SessionGenerator(world, self.schedule, seed=settings.seed, params=params)
+        # In real time each event is sent a little after it happened (a player's
+        # buffer), never before: the viewers run ahead of the wire by the lead.
+        lead = REALTIME_LEAD_S if self.realtime else 0.0
+        generator = SessionGenerator(world, self.schedule, seed=settings.seed, params=params, lead_s=lead)
         generator.prepare()
         if self.realtime:
             # Anchor the schedule now, after the set-up, so the first events are on time.
@@ -208,7 +258,7 @@ class _Run:
             self.schedule = settings.shape.bind(self.start_epoch)
             generator.rebase(self.schedule)
             self.event_clock.latest = self.start_epoch
-        total = _total_events(settings, self.schedule.count_before)
+        limit, until = _limits(settings, self.schedule.count_before)
         speed = 1.0 if self.realtime else settings.speed
         pacer = Pacer(self.schedule, self.clock, speed=speed, tick_s=settings.tick_s)
         if batcher is None:
@@ -229,9 +279,8 @@ class _Run:
         injector = None
         if settings.data_faults is not None and settings.data_faults.active:
             injector = DataFaultInjector(settings.data_faults, settings.seed)
-        self.generation = _Generation(
-            _Events(generator, injector, self.stats), pacer, batcher, delivery, total
-        )
+        events = _Events(generator, injector, self.stats, limit=limit, until=until)
+        self.generation = _Generation(events, pacer, batcher, delivery)
         return self.generation
 
     def _open_capture(self) -> None:
@@ -255,20 +304,27 @@ class _Run:
 
     async def generate(self, gen: _Generation, stop: asyncio.Event | None) -> None:
         """Send events as they fall due until the run's limit, or until ``stop`` is set."""
-        pacer, batcher, delivery, total = gen.pacer, gen.batcher, gen.delivery, gen.total
+        pacer, batcher, delivery, events = gen.pacer, gen.batcher, gen.delivery, gen.events
         last_observed = -math.inf
-        while total is None or self.emitted < total:
+        while not events.done:
             if stop is not None and stop.is_set():
                 self.stopped_by = "interrupt"
                 return
             due = await pacer.wait_due(self.emitted)
-            if total is not None:
-                due = min(due, total)
-            while self.emitted < due:
-                chunk, n, latest = gen.events.take(due - self.emitted)
+            # In real time an event is never sent before it happened.
+            not_after = self.clock.epoch() if self.realtime else math.inf
+            while self.emitted < due and not events.done:
+                # A simulated run hands on at most a second of event time at once, so a
+                # sink that buffers by (simulated) time cuts its objects where AWS would.
+                chunk, n, latest = events.take(due - self.emitted, not_after, span_s=CHUNK_SPAN_S)
+                if n == 0:
+                    break
                 self.event_clock.latest = latest
                 self.emitted += n
-                await delivery.submit_all(batcher, chunk, self.clock.monotonic())
+                now = self.clock.monotonic()
+                if self.realtime:
+                    self.stats.event_lag.add((not_after - events.last_stamps) * 1000.0)
+                await delivery.submit_all(batcher, chunk, now)
                 if pacer.speed is None and stop is not None and stop.is_set():
                     break
             # Flush a partial batch whose linger ends before the next tick, rather
@@ -311,6 +367,7 @@ class _Run:
         generator = gen.events.generator
         self.stats.active_sessions = generator.active_sessions
         self.stats.viewers = generator.active_slots
+        self.stats.activity = max(self.stats.activity, generator.activity)
         self.stats.update_pace(elapsed_s=elapsed, lag_s=gen.pacer.lag_s(self.emitted))
 
     def summary(self) -> Summary:
@@ -342,15 +399,25 @@ class _Run:
         )
 
 
-def _total_events(settings: Settings, count_before: Callable[[float], int]) -> int | None:
+def _limits(settings: Settings, count_before: Callable[[float], int]) -> tuple[int | None, float | None]:
+    """The run's event count limit and event-time limit (None: no such limit).
+
+    A simulated run ends where its event time does; a realtime one after as many
+    events as the schedule sends in its duration, so the wire rate is exact.
+    """
     limits: list[int] = []
     if settings.count is not None:
         limits.append(settings.count)
-    if settings.duration_s is not None:
-        limits.append(count_before(settings.duration_s))
-    if settings.end is not None and settings.start is not None:
-        limits.append(count_before(settings.end - settings.start))
-    return min(limits) if limits else None
+    until: float | None = None
+    if settings.start is None:
+        if settings.duration_s is not None:
+            limits.append(count_before(settings.duration_s))
+    else:
+        ends = [settings.start + settings.duration_s] if settings.duration_s is not None else []
+        if settings.end is not None:
+            ends.append(settings.end)
+        until = min(ends) if ends else None
+    return (min(limits) if limits else None), until
 
 
 def _limit_name(settings: Settings) -> str:

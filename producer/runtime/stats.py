@@ -23,8 +23,8 @@ class LatencyHistogram:
         self.counts = np.zeros(len(self._EDGES) + 1, dtype=np.int64)
         self.n = 0
 
-    def add(self, latencies_ms: tuple[float, ...] | list[float]) -> None:
-        if latencies_ms:
+    def add(self, latencies_ms: tuple[float, ...] | list[float] | npt.NDArray[np.float64]) -> None:
+        if len(latencies_ms):
             idx = np.searchsorted(self._EDGES, latencies_ms)
             np.add.at(self.counts, idx, 1)
             self.n += len(latencies_ms)
@@ -75,6 +75,10 @@ class RunStats:
     throttled: int = 0
     calls: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: Realtime: how long after it happened each event was sent, in ms.
+    event_lag: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: How many times more active than the reference the viewers are (see SessionGenerator.activity).
+    activity: float = 1.0
     destination: str = ""
     _throttled_seen: int = 0
     #: "ok", "sink-bound", "quota-bound" or "cpu-bound": why the run is behind, if it is.
@@ -142,6 +146,8 @@ class RunStats:
             throttled=self.throttled,
             calls=self.calls,
             latency_ms=self.latency.summary(),
+            event_lag_ms=self.event_lag.summary() if self.event_lag.n else {},
+            activity=round(self.activity, 3),
             faults=faults or {},
             destination=self.destination,
             error=error,
@@ -180,6 +186,11 @@ class Summary:
     throttled: int = 0
     calls: int = 0
     latency_ms: dict[str, float | None] = field(default_factory=dict)
+    #: Realtime runs: how long after it happened an event was sent (p50, p95, p99), in ms.
+    event_lag_ms: dict[str, float | None] = field(default_factory=dict)
+    #: 1 when the population gives the rate at reference behaviour; above 1, how many
+    #: times more active than the reference viewers had to be (raise ``--accounts``).
+    activity: float = 1.0
     #: Data faults injected, by name (what a downstream check should expect).
     faults: dict[str, int] = field(default_factory=dict)
     destination: str = ""
