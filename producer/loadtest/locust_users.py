@@ -198,13 +198,9 @@ class StreamUser(User):
             records = st["share"].take(self.environment.parsed_options.records_per_batch)
             batches = st["batcher"].extend(records, time.monotonic())
             tail = st["batcher"].drain()
-            oversize = st["batcher"].take_oversize()
-        for big in oversize:
-            st["dead"].write(
-                big, code="RecordTooLarge", message="record over the API's size limit", attempts=0
-            )
-            COUNTERS.dead_lettered += 1
-            COUNTERS.records += 1
+            oversize = st["dead"].write_oversize(st["batcher"])
+        COUNTERS.dead_lettered += oversize
+        COUNTERS.records += oversize
         for batch in [*batches, *([tail] if tail else [])]:
             self._send(batch)
 
