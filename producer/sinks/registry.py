@@ -67,8 +67,6 @@ class SinkSpec:
     """Everything the run needs to know about one sink."""
 
     name: str
-    #: One line for ``--help`` and the docs.
-    summary: str
     build: Callable[[Settings, EpochClock], Sink]
     #: The limits of one call; local sinks take Firehose's, so a batch means the same everywhere.
     limits: BatchLimits = FIREHOSE_LIMITS
@@ -253,25 +251,20 @@ REGISTRY: dict[str, SinkSpec] = {
     for spec in (
         SinkSpec(
             name="lake",
-            summary="a local directory holding what Firehose would write to S3",
             build=_lake,
             destination=lambda s: f"lake {s.lake_dir}",
         ),
-        SinkSpec(name="stdout", summary="NDJSON on standard output", build=_stdout),
-        SinkSpec(
-            name="file", summary="one NDJSON file (--out)", build=_file, destination=lambda s: f"file {s.out}"
-        ),
-        SinkSpec(name="null", summary="discards (benchmarks)", build=_null),
+        SinkSpec(name="stdout", build=_stdout),
+        SinkSpec(name="file", build=_file, destination=lambda s: f"file {s.out}"),
+        SinkSpec(name="null", build=_null),
         SinkSpec(
             name="firehose",
-            summary="Kinesis Data Firehose PutRecordBatch",
             build=_stream,
             concurrent=True,
             packs=True,
         ),
         SinkSpec(
             name="kinesis",
-            summary="Kinesis Data Streams PutRecords",
             build=_stream,
             limits=KINESIS_LIMITS,
             concurrent=True,
@@ -280,7 +273,7 @@ REGISTRY: dict[str, SinkSpec] = {
             billing_unit=25 * 1024,
             throttle=("ProvisionedThroughputExceededException", "Rate exceeded for shard (rehearsed)."),
         ),
-        SinkSpec(name="s3", summary="Firehose-layout objects put straight into a bucket", build=_s3),
+        SinkSpec(name="s3", build=_s3),
     )
 }
 
@@ -292,7 +285,7 @@ def sink_names() -> tuple[str, ...]:
 
 def spec_of(name: str) -> SinkSpec:
     """The spec of a sink by name (``memory`` and other library sinks: a local sink's defaults)."""
-    return REGISTRY.get(name) or SinkSpec(name=name, summary="", build=_null)
+    return REGISTRY.get(name) or SinkSpec(name=name, build=_null)
 
 
 def batcher_for(settings: Settings) -> Batcher:
