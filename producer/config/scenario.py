@@ -28,11 +28,11 @@ from producer.config.settings import (
     SINKS,
     SIZE_UNITS,
     Settings,
+    parse_quota,
     parse_size,
     parse_timestamp,
     resolve,
 )
-from producer.delivery.transport_faults import parse_quota
 from producer.errors import ConfigError
 from producer.generation.data_faults import DataFaults, Fault, SchemaDrift
 from producer.generation.geo import COUNTRIES

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from producer.delivery.transport_faults import Quota, parse_quota
+from producer.delivery.transport_faults import Quota
 from producer.errors import ConfigError
 from producer.generation.data_faults import DataFaults
 from producer.generation.geo import COUNTRIES, daily_curve_factor
@@ -39,6 +39,7 @@ __all__ = [
     "TRANSPORTS",
     "Setting",
     "Settings",
+    "parse_quota",
     "parse_size",
     "parse_speed",
     "parse_timestamp",
@@ -262,6 +263,21 @@ def parse_size(text: str, option: str) -> int:
         raise ConfigError(msg)
     # Decimal, so that 1.1KB is exactly 1,100 bytes.
     return int(Decimal(m.group(1)) * SIZE_UNITS[unit])
+
+
+_QUOTA_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(rec|records|b|[kmg]i?b)\s*/\s*s\s*$", re.IGNORECASE)
+
+
+def parse_quota(text: str, *, option: str = "--quota") -> Quota:
+    """Parse ``1MiB/s``, ``5MB/s``, ``1GiB/s``, ``1000rec/s`` (the units of :func:`parse_size`)."""
+    m = _QUOTA_RE.match(text)
+    if m is None or float(m.group(1)) <= 0:
+        msg = f"invalid {option} {text!r}: expected e.g. 1MiB/s, 5MiB/s or 1000rec/s"
+        raise ConfigError(msg)
+    unit = m.group(2).lower()
+    if unit.startswith("rec"):
+        return Quota(per_s=float(m.group(1)), unit="records")
+    return Quota(per_s=float(m.group(1)) * SIZE_UNITS[unit], unit="bytes")
 
 
 def parse_speed(text: str, option: str) -> float | None:

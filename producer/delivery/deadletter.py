@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import IO
 
+from producer.delivery.batching import Batcher
 from producer.errors import SinkError
 
 __all__ = ["DeadLetterFile"]
@@ -41,6 +42,15 @@ class DeadLetterFile:
         }
         self._fh.write(json.dumps(line, separators=(",", ":")) + "\n")
         self.count += 1
+
+    def write_oversize(self, batcher: Batcher) -> int:
+        """Dead-letter the records ``batcher`` set aside as over its per-record limit; how many."""
+        oversize = batcher.take_oversize()
+        limit = batcher.max_record_bytes
+        for record in oversize:
+            message = f"record of {len(record):,} bytes exceeds the {limit:,}-byte limit"
+            self.write(record, code="RecordTooLarge", message=message, attempts=0)
+        return len(oversize)
 
     def close(self) -> None:
         """Flush and close (a no-op when nothing was written)."""

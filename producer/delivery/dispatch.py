@@ -163,11 +163,7 @@ class Dispatcher:
         before the error is raised: no event is left unaccounted for.
         """
         batches = batcher.extend(records, now)
-        for record in batcher.take_oversize():
-            limit = batcher.max_record_bytes
-            message = f"record of {len(record):,} bytes exceeds the {limit:,}-byte limit"
-            self.dead.write(record, code="RecordTooLarge", message=message, attempts=0)
-            self.stats.dead_lettered += 1
+        self.stats.dead_lettered += self.dead.write_oversize(batcher)
         for k, batch in enumerate(batches):
             try:
                 await self.submit(batch)

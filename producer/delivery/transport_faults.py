@@ -12,7 +12,6 @@ record twice.
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,11 +19,7 @@ from dataclasses import dataclass
 from producer.delivery.retry import SyncTransport, Transport, TransportError
 from producer.errors import ConfigError
 
-__all__ = ["FaultPlan", "FaultySyncTransport", "FaultyTransport", "Quota", "TransportFaults", "parse_quota"]
-
-_QUOTA_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(rec|records|b|[kmg]i?b)\s*/\s*s\s*$", re.IGNORECASE)
-# The units of every size (config.SIZE_UNITS; a test keeps them equal).
-_QUOTA_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
+__all__ = ["FaultPlan", "FaultySyncTransport", "FaultyTransport", "Quota", "TransportFaults"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,18 +28,6 @@ class Quota:
 
     per_s: float
     unit: str  # "records" or "bytes"
-
-
-def parse_quota(text: str, *, option: str = "--quota") -> Quota:
-    """Parse ``1MiB/s``, ``5MB/s``, ``1GiB/s``, ``1000rec/s`` (units as in ``config.parse_size``)."""
-    m = _QUOTA_RE.match(text)
-    if m is None or float(m.group(1)) <= 0:
-        msg = f"invalid {option} {text!r}: expected e.g. 1MiB/s, 5MiB/s or 1000rec/s"
-        raise ConfigError(msg)
-    unit = m.group(2).lower()
-    if unit.startswith("rec"):
-        return Quota(per_s=float(m.group(1)), unit="records")
-    return Quota(per_s=float(m.group(1)) * _QUOTA_UNITS[unit], unit="bytes")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,7 +21,8 @@ from producer.config.scenario import resolve_run
 from producer.config.settings import Settings
 from producer.delivery.deadletter import DeadLetterFile
 from producer.errors import ProducerError, SinkError
-from producer.loadtest.swarm import SwarmCounters, WorkerShare, swarm_batcher, sync_delivery
+from producer.loadtest.swarm import SwarmCounters, WorkerShare, swarm_batcher
+from producer.sinks.registry import stream_delivery
 
 __all__ = ["COUNTERS", "FirehoseUser", "KinesisUser", "StreamUser"]
 
@@ -157,7 +158,7 @@ def _state(environment: Any) -> dict[str, Any]:
             users = max(getattr(environment.runner, "target_user_count", 1) or 1, 1)
             nominal = (options.events_per_user or 1000.0) * users
             share = WorkerShare(settings, index, nominal_rate=nominal)
-            delivery, _ = sync_delivery(settings, kind, seed=share.seed)
+            delivery, _ = stream_delivery(settings, kind, seed=share.seed, blocking=True)
             batcher = swarm_batcher(kind, options.records_per_batch)
             _STATE.update(
                 kind=kind, share=share, delivery=delivery, batcher=batcher, index=index,
@@ -197,13 +198,9 @@ class StreamUser(User):
             records = st["share"].take(self.environment.parsed_options.records_per_batch)
             batches = st["batcher"].extend(records, time.monotonic())
             tail = st["batcher"].drain()
-            oversize = st["batcher"].take_oversize()
-        for big in oversize:
-            st["dead"].write(
-                big, code="RecordTooLarge", message="record over the API's size limit", attempts=0
-            )
-            COUNTERS.dead_lettered += 1
-            COUNTERS.records += 1
+            oversize = st["dead"].write_oversize(st["batcher"])
+        COUNTERS.dead_lettered += oversize
+        COUNTERS.records += oversize
         for batch in [*batches, *([tail] if tail else [])]:
             self._send(batch)
 

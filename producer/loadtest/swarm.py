@@ -10,7 +10,6 @@ speak for the same viewer.
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,16 +18,14 @@ import numpy as np
 
 from producer.config.settings import Settings
 from producer.delivery.batching import Batcher
-from producer.delivery.retry import RetryPolicy, SyncDelivery, SyncTransport
-from producer.delivery.transport_faults import FaultPlan, FaultySyncTransport, TransportFaults
 from producer.generation.data_faults import DataFaultInjector
 from producer.generation.encode import encode_block
 from producer.generation.sessions import SessionGenerator
 from producer.generation.world import World, WorldConfig
 from producer.sinks.base import BatchResult
-from producer.sinks.registry import FIREHOSE_LIMITS, KINESIS_LIMITS, spec_of
+from producer.sinks.registry import FIREHOSE_LIMITS, KINESIS_LIMITS
 
-__all__ = ["SwarmCounters", "WorkerShare", "swarm_batcher", "sync_delivery", "worker_seed"]
+__all__ = ["SwarmCounters", "WorkerShare", "swarm_batcher", "worker_seed"]
 
 #: The first user_id of worker 0.
 USER_ID_BASE = 10_000_000
@@ -166,61 +163,3 @@ def swarm_batcher(kind: str, records_per_batch: int) -> Batcher:
         hard_max_bytes=limits.max_bytes,
         hard_max_record_bytes=limits.max_record_bytes,
     )
-
-
-def sync_delivery(settings: Settings, kind: str, *, seed: int) -> tuple[SyncDelivery, SyncTransport]:
-    """A blocking delivery to a Firehose or Kinesis stream, faults included.
-
-    ``settings.transport`` picks boto3's ``put_record_batch``/``put_records`` ("botocore")
-    or the same call built, signed and sent directly over urllib3 ("fast").
-    """
-    import boto3
-    from botocore.config import Config
-
-    session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
-    config = Config(
-        retries={"total_max_attempts": 1}, max_pool_connections=50, connect_timeout=5, read_timeout=30
-    )
-    transport: SyncTransport
-    fast = settings.transport == "fast"
-    if kind == "kinesis":
-        from producer.sinks.aws.kinesis import KinesisSyncTransport
-
-        client = session.client("kinesis", endpoint_url=settings.endpoint_url, config=config)
-        if fast:
-            from producer.sinks.aws.fast import FastKinesisSyncTransport
-
-            transport = FastKinesisSyncTransport(
-                stream=settings.stream, client=client, credentials=session.get_credentials(),
-                partition_key=settings.partition_key, seed=seed,
-            )  # fmt: skip
-        else:
-            transport = KinesisSyncTransport(
-                stream=settings.stream, client=client, partition_key=settings.partition_key, seed=seed
-            )
-    else:
-        from producer.sinks.aws.firehose import FirehoseSyncTransport
-
-        client = session.client("firehose", endpoint_url=settings.endpoint_url, config=config)
-        if fast:
-            from producer.sinks.aws.fast import FastFirehoseSyncTransport
-
-            transport = FastFirehoseSyncTransport(
-                stream=settings.stream, client=client, credentials=session.get_credentials()
-            )
-        else:
-            transport = FirehoseSyncTransport(stream=settings.stream, client=client)
-    faults = TransportFaults(
-        throttle_rate=settings.throttle_rate,
-        call_failure_rate=settings.call_failure_rate,
-        quota=settings.quota,
-    )
-    if faults.active:
-        # The code and message a rehearsed throttle answers with, as the CLI's sinks answer.
-        throttle = spec_of("kinesis" if kind == "kinesis" else "firehose").throttle
-        plan = FaultPlan(faults, throttle_code=throttle[0], throttle_message=throttle[1], seed=seed)
-        transport = FaultySyncTransport(transport, plan)
-    delivery = SyncDelivery(
-        transport, policy=RetryPolicy(max_attempts=settings.max_attempts), rng=random.Random(seed)
-    )
-    return delivery, transport

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Protocol
 
-__all__ = ["Clock", "EventClock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "EventClock", "ManualClock", "SystemClock", "utc_iso"]
+
+
+def utc_iso(epoch: float) -> str:
+    """``epoch`` as ISO-8601 UTC with a ``Z`` (how summaries and captures name times)."""
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 class Clock(Protocol):

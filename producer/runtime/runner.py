@@ -11,7 +11,6 @@ import dataclasses
 import logging
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import numpy as np
 
@@ -25,13 +24,13 @@ from producer.generation.encode import encode_block
 from producer.generation.schema import EVENT_TYPES
 from producer.generation.sessions import SessionGenerator, SessionParams
 from producer.generation.world import World, WorldConfig
-from producer.runtime.clock import Clock, EventClock, SystemClock
+from producer.runtime.clock import Clock, EventClock, SystemClock, utc_iso
 from producer.runtime.pacing import Pacer
 from producer.runtime.stats import Observer, RunStats, Summary
 from producer.sinks.base import Sink
 from producer.sinks.registry import spec_of
 
-__all__ = ["REALTIME_LEAD_S", "EventClock", "Observer", "run"]
+__all__ = ["REALTIME_LEAD_S", "EventClock", "Observer", "RunOutputs", "run"]
 
 #: How far a realtime run's events run ahead of the wire: each event is sent about
 #: this long after it happened (a player's buffer), never before.
@@ -40,10 +39,6 @@ REALTIME_LEAD_S = 0.5
 CHUNK_SPAN_S = 1.0
 
 logger = logging.getLogger(__name__)
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 async def run(
@@ -197,7 +192,91 @@ class _Generation:
     delivery: Dispatcher
 
 
-class _Run:
+class RunOutputs:
+    """What a run and a replay share along the flow: the sink with its stats and dead
+    letters, checking and closing it, showing the stats, and how the flow ended."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sink: Sink,
+        clock: Clock,
+        stats: RunStats,
+        observer: Observer | None,
+        observe_every_s: float,
+        *,
+        stopped_by: str,
+    ) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.clock = clock
+        self.stats = stats
+        self.observer = observer
+        self.observe_every_s = observe_every_s
+        self.dead = DeadLetterFile(settings.dead_letter)
+        self.stopped_by = stopped_by
+        self.error: str | None = None
+        self.started = clock.monotonic()
+        self._last_observed = -math.inf
+
+    async def check_sink(self) -> None:
+        """Open the sink when the settings ask for its start-up check, naming its destination."""
+        opener = getattr(self.sink, "open", None)
+        if opener is not None and self.settings.check:
+            self.stats.destination = await opener()
+
+    def dispatcher(
+        self,
+        manifest: ManifestLike | None = None,
+        *,
+        capture: CaptureLike | None = None,
+        offset: Callable[[], float] | None = None,
+        packed: bool = False,
+    ) -> Dispatcher:
+        """The dispatcher to this sink, with as many calls in flight as the sink takes."""
+        # Remote calls overlap; local sinks keep their buffers in order with one call at a time.
+        spec = spec_of(self.sink.name)
+        in_flight = self.settings.max_in_flight if spec.concurrent else 1
+        return Dispatcher(
+            self.sink, self.stats, self.dead, self.clock, manifest, in_flight,
+            capture=capture, offset=offset, packed=packed, billing_unit=spec.billing_unit,
+        )  # fmt: skip
+
+    def observe_due(self, now: float) -> bool:
+        """Whether the observer wants the stats now (at most once per ``observe_every_s``)."""
+        if self.observer is None or now - self._last_observed < self.observe_every_s:
+            return False
+        self._last_observed = now
+        return True
+
+    def show(self) -> None:
+        """Hand the stats to the observer, if there is one."""
+        if self.observer is not None:
+            self.observer(self.stats)
+
+    def failed(self, exc: SinkError) -> None:
+        """Record why the sink stopped the flow."""
+        self.error, self.stopped_by = stop_reason(exc)
+
+    async def close(self) -> None:
+        """Close the sink and the dead-letter file; a failing close fails the flow."""
+        close_error = await close_sink(self.sink, self.stats)
+        if close_error is not None and self.error is None:
+            self.error, self.stopped_by = close_error, "error"
+        self.dead.close()
+
+    def settle(self) -> float:
+        """Settle the counters at the end; the seconds the flow took."""
+        settle(self.stats)
+        return self.clock.monotonic() - self.started
+
+    @property
+    def dead_letter_path(self) -> str | None:
+        """The dead-letter file, if anything went there."""
+        return str(self.dead.path) if self.dead.count else None
+
+
+class _Run(RunOutputs):
     """One run's state along the flow: outputs, generation loop, closing and summary."""
 
     def __init__(
@@ -208,37 +287,28 @@ class _Run:
         observer: Observer | None,
         observe_every_s: float,
     ) -> None:
-        self.settings = settings
-        self.clock = clock
-        self.observer = observer
-        self.observe_every_s = observe_every_s
         self.realtime = settings.start is None
         self.start_epoch = clock.epoch() if settings.start is None else settings.start
         self.schedule = settings.shape.bind(self.start_epoch)
         self.event_clock = EventClock(realtime=self.realtime, clock=clock, start=self.start_epoch)
-        self.sink = sink if isinstance(sink, Sink) else sink(self.event_clock)
-        self.stats = RunStats(
-            sink=self.sink.name,
+        the_sink = sink if isinstance(sink, Sink) else sink(self.event_clock)
+        stats = RunStats(
+            sink=the_sink.name,
             seed=settings.seed,
             target_rate=settings.target_rate,
             clock="realtime" if self.realtime else "simulated",
         )
-        self.dead = DeadLetterFile(settings.dead_letter)
+        super().__init__(settings, the_sink, clock, stats, observer, observe_every_s, stopped_by="count")
         self.manifest: ManifestLike | None = None
         self.capture: CaptureLike | None = None
         self.generation: _Generation | None = None
-        self.stopped_by = "count"
-        self.error: str | None = None
         self.emitted = 0
-        self.started = clock.monotonic()
 
     async def open_outputs(self) -> None:
         """Check the sink and open the manifest (the capture waits for the start time)."""
         # A local sink names its destination up front; a remote one once checked.
         self.stats.destination = str(getattr(self.sink, "destination", ""))
-        opener = getattr(self.sink, "open", None)
-        if opener is not None and self.settings.check:
-            self.stats.destination = await opener()
+        await self.check_sink()
         if self.settings.manifest is not None:
             from producer.delivery.manifest import ManifestWriter
 
@@ -265,16 +335,14 @@ class _Run:
             from producer.sinks.registry import batcher_for
 
             batcher = batcher_for(settings)
-        # Remote calls overlap; local sinks keep their buffers in order with one call at a time.
-        spec = spec_of(self.sink.name)
-        in_flight = settings.max_in_flight if spec.concurrent else 1
         self._open_capture()
         anchor = self.start_epoch
-        delivery = Dispatcher(
-            self.sink, self.stats, self.dead, self.clock, self.manifest, in_flight,
-            capture=self.capture, offset=lambda: self.event_clock.latest - anchor,
-            packed=batcher.pack_bytes is not None, billing_unit=spec.billing_unit,
-        )  # fmt: skip
+        delivery = self.dispatcher(
+            self.manifest,
+            capture=self.capture,
+            offset=lambda: self.event_clock.latest - anchor,
+            packed=batcher.pack_bytes is not None,
+        )
         self.started = self.clock.monotonic()
         injector = None
         if settings.data_faults is not None and settings.data_faults.active:
@@ -297,7 +365,7 @@ class _Run:
                 scenario=settings.scenario,
                 seed=settings.seed,
                 clock=self.stats.clock,
-                start=_iso(self.start_epoch),
+                start=utc_iso(self.start_epoch),
                 start_epoch=self.start_epoch,
             ),
         )
@@ -305,7 +373,6 @@ class _Run:
     async def generate(self, gen: _Generation, stop: asyncio.Event | None) -> None:
         """Send events as they fall due until the run's limit, or until ``stop`` is set."""
         pacer, batcher, delivery, events = gen.pacer, gen.batcher, gen.delivery, gen.events
-        last_observed = -math.inf
         while not events.done:
             if stop is not None and stop.is_set():
                 self.stopped_by = "interrupt"
@@ -332,10 +399,9 @@ class _Run:
             if batcher.expired(self.clock.monotonic() + pacer.tick_s / 2):
                 await delivery.submit(batcher.drain())
             now = self.clock.monotonic()
-            if self.observer is not None and now - last_observed >= self.observe_every_s:
-                last_observed = now
+            if self.observe_due(now):
                 self._refresh(gen, now - self.started)
-                self.observer(self.stats)
+                self.show()
             if pacer.speed is None:
                 # Let signal handlers and other tasks run between bursts.
                 await asyncio.sleep(0)
@@ -348,16 +414,9 @@ class _Run:
             await gen.delivery.submit_all(gen.batcher, held, self.clock.monotonic())
         await gen.delivery.finish(gen.batcher)
 
-    def failed(self, exc: SinkError) -> None:
-        """Record why the sink stopped the run."""
-        self.error, self.stopped_by = stop_reason(exc)
-
     async def close(self) -> None:
         """Close the sink and every output file; a failing close fails the run."""
-        close_error = await close_sink(self.sink, self.stats)
-        if close_error is not None and self.error is None:
-            self.error, self.stopped_by = close_error, "error"
-        self.dead.close()
+        await super().close()
         if self.manifest is not None:
             self.manifest.close()
         if self.capture is not None:
@@ -372,13 +431,10 @@ class _Run:
 
     def summary(self) -> Summary:
         """Settle the counters, show them a last time and build the summary."""
-        stats = self.stats
-        settle(stats)
-        elapsed = self.clock.monotonic() - self.started
+        elapsed = self.settle()
         if self.generation is not None:
             self._refresh(self.generation, elapsed)
-        if self.observer is not None:
-            self.observer(stats)
+        self.show()
         emitted = self.emitted
         span = (self.event_clock.latest - self.start_epoch) if emitted > 1 else 0.0
         if self.realtime:
@@ -387,14 +443,14 @@ class _Run:
             # Events per second of simulated time (the rate the data shows).
             achieved = (emitted - 1) / span if span > 0 else 0.0
         injector = self.generation.events.injector if self.generation is not None else None
-        return stats.summary(
+        return self.stats.summary(
             elapsed_s=elapsed,
             achieved_rate=achieved,
-            start=_iso(self.start_epoch),
-            end=_iso(self.event_clock.latest),
+            start=utc_iso(self.start_epoch),
+            end=utc_iso(self.event_clock.latest),
             stopped_by=self.stopped_by,
             error=self.error,
-            dead_letter_path=str(self.dead.path) if self.dead.count else None,
+            dead_letter_path=self.dead_letter_path,
             faults=dict(injector.counts) if injector is not None else None,
         )
 

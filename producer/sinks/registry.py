@@ -12,15 +12,19 @@ choices, the settings' validation) costs no AWS SDK import.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from producer.delivery.batching import MAX_BATCH_BYTES, MAX_RECORD_BYTES, MAX_RECORDS_PER_BATCH, Batcher
 
 if TYPE_CHECKING:
     from producer.config.settings import Settings
+    from producer.delivery.retry import DeliverySink, SyncDelivery, SyncTransport
     from producer.sinks.aws.clients import AwsOptions
+    from producer.sinks.aws.firehose import FirehoseTransport
+    from producer.sinks.aws.kinesis import KinesisTransport
     from producer.sinks.base import EpochClock, Sink
 
 __all__ = [
@@ -33,6 +37,7 @@ __all__ = [
     "open_sink",
     "sink_names",
     "spec_of",
+    "stream_delivery",
 ]
 
 
@@ -62,8 +67,6 @@ class SinkSpec:
     """Everything the run needs to know about one sink."""
 
     name: str
-    #: One line for ``--help`` and the docs.
-    summary: str
     build: Callable[[Settings, EpochClock], Sink]
     #: The limits of one call; local sinks take Firehose's, so a batch means the same everywhere.
     limits: BatchLimits = FIREHOSE_LIMITS
@@ -123,37 +126,104 @@ def _s3(settings: Settings, clock: EpochClock) -> Sink:
 
 
 def _stream(settings: Settings, clock: EpochClock) -> Sink:
-    """A Firehose or Kinesis sink: the transport chosen by ``--transport``, retries around it."""
-    from producer.delivery.retry import DeliverySink, RetryPolicy, Transport
-    from producer.delivery.transport_faults import FaultyTransport, TransportFaults
+    return stream_delivery(settings, settings.sink, seed=settings.seed)
+
+
+@overload
+def stream_delivery(
+    settings: Settings, kind: str, *, seed: int, blocking: Literal[False] = False
+) -> DeliverySink: ...
+@overload
+def stream_delivery(
+    settings: Settings, kind: str, *, seed: int, blocking: Literal[True]
+) -> tuple[SyncDelivery, SyncTransport]: ...
+def stream_delivery(
+    settings: Settings, kind: str, *, seed: int, blocking: bool = False
+) -> DeliverySink | tuple[SyncDelivery, SyncTransport]:
+    """Delivery to a Firehose or Kinesis stream (``kind``): the transport chosen by
+    ``settings.transport``, the rehearsed transport faults around it, retries around both.
+
+    Async, the firehose and kinesis sinks; ``blocking``, the locust users (with the
+    transport, whose counters they read). ``seed`` seeds the partition keys, the faults
+    and the retries' jitter.
+    """
+    from producer.delivery.retry import DeliverySink, RetryPolicy, SyncDelivery, Transport
+    from producer.delivery.transport_faults import (
+        FaultPlan,
+        FaultySyncTransport,
+        FaultyTransport,
+        TransportFaults,
+    )
+
+    faults = TransportFaults(
+        throttle_rate=settings.throttle_rate,
+        call_failure_rate=settings.call_failure_rate,
+        quota=settings.quota,
+    )
+    # The code and message a rehearsed throttle answers with, as the stream would.
+    code, message = spec_of("kinesis" if kind == "kinesis" else "firehose").throttle
+    policy = RetryPolicy(max_attempts=settings.max_attempts)
+    if blocking:
+        sync_transport = _sync_transport(settings, kind, seed)
+        if faults.active:
+            plan = FaultPlan(faults, throttle_code=code, throttle_message=message, seed=seed)
+            sync_transport = FaultySyncTransport(sync_transport, plan)
+        return SyncDelivery(sync_transport, policy=policy, rng=random.Random(seed)), sync_transport
+    real = _async_transport(settings, kind, seed)
+    transport: Transport = real
+    if faults.active:
+        transport = FaultyTransport(real, faults, throttle_code=code, throttle_message=message, seed=seed)
+    return DeliverySink(transport, policy=policy, opener=real.describe)
+
+
+def _async_transport(settings: Settings, kind: str, seed: int) -> FirehoseTransport | KinesisTransport:
     from producer.sinks.aws.fast import FastFirehoseTransport, FastKinesisTransport
     from producer.sinks.aws.firehose import FirehoseTransport
     from producer.sinks.aws.kinesis import KinesisTransport
 
     aws = _aws_options(settings)
     fast = settings.transport == "fast"
-    real: FirehoseTransport | KinesisTransport
-    if settings.sink == "firehose":
-        real = (FastFirehoseTransport if fast else FirehoseTransport)(stream=settings.stream, options=aws)
-    else:
+    if kind == "kinesis":
         kinesis = FastKinesisTransport if fast else KinesisTransport
-        real = kinesis(
-            stream=settings.stream, partition_key=settings.partition_key, options=aws, seed=settings.seed
-        )
-    transport: Transport = real
-    faults = TransportFaults(
-        throttle_rate=settings.throttle_rate,
-        call_failure_rate=settings.call_failure_rate,
-        quota=settings.quota,
+        return kinesis(stream=settings.stream, partition_key=settings.partition_key, options=aws, seed=seed)
+    return (FastFirehoseTransport if fast else FirehoseTransport)(stream=settings.stream, options=aws)
+
+
+def _sync_transport(settings: Settings, kind: str, seed: int) -> SyncTransport:
+    """boto3's ``put_record_batch``/``put_records`` ("botocore"), or the same call built,
+    signed and sent directly over urllib3 ("fast")."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+    config = Config(
+        retries={"total_max_attempts": 1}, max_pool_connections=50, connect_timeout=5, read_timeout=30
     )
-    if faults.active:
-        code, message = spec_of(settings.sink).throttle
-        transport = FaultyTransport(
-            real, faults, throttle_code=code, throttle_message=message, seed=settings.seed
+    fast = settings.transport == "fast"
+    if kind == "kinesis":
+        from producer.sinks.aws.kinesis import KinesisSyncTransport
+
+        client = session.client("kinesis", endpoint_url=settings.endpoint_url, config=config)
+        if fast:
+            from producer.sinks.aws.fast import FastKinesisSyncTransport
+
+            return FastKinesisSyncTransport(
+                stream=settings.stream, client=client, credentials=session.get_credentials(),
+                partition_key=settings.partition_key, seed=seed,
+            )  # fmt: skip
+        return KinesisSyncTransport(
+            stream=settings.stream, client=client, partition_key=settings.partition_key, seed=seed
         )
-    return DeliverySink(
-        transport, policy=RetryPolicy(max_attempts=settings.max_attempts), opener=real.describe
-    )
+    from producer.sinks.aws.firehose import FirehoseSyncTransport
+
+    client = session.client("firehose", endpoint_url=settings.endpoint_url, config=config)
+    if fast:
+        from producer.sinks.aws.fast import FastFirehoseSyncTransport
+
+        return FastFirehoseSyncTransport(
+            stream=settings.stream, client=client, credentials=session.get_credentials()
+        )
+    return FirehoseSyncTransport(stream=settings.stream, client=client)
 
 
 def _stdout(settings: Settings, clock: EpochClock) -> Sink:
@@ -181,25 +251,20 @@ REGISTRY: dict[str, SinkSpec] = {
     for spec in (
         SinkSpec(
             name="lake",
-            summary="a local directory holding what Firehose would write to S3",
             build=_lake,
             destination=lambda s: f"lake {s.lake_dir}",
         ),
-        SinkSpec(name="stdout", summary="NDJSON on standard output", build=_stdout),
-        SinkSpec(
-            name="file", summary="one NDJSON file (--out)", build=_file, destination=lambda s: f"file {s.out}"
-        ),
-        SinkSpec(name="null", summary="discards (benchmarks)", build=_null),
+        SinkSpec(name="stdout", build=_stdout),
+        SinkSpec(name="file", build=_file, destination=lambda s: f"file {s.out}"),
+        SinkSpec(name="null", build=_null),
         SinkSpec(
             name="firehose",
-            summary="Kinesis Data Firehose PutRecordBatch",
             build=_stream,
             concurrent=True,
             packs=True,
         ),
         SinkSpec(
             name="kinesis",
-            summary="Kinesis Data Streams PutRecords",
             build=_stream,
             limits=KINESIS_LIMITS,
             concurrent=True,
@@ -208,7 +273,7 @@ REGISTRY: dict[str, SinkSpec] = {
             billing_unit=25 * 1024,
             throttle=("ProvisionedThroughputExceededException", "Rate exceeded for shard (rehearsed)."),
         ),
-        SinkSpec(name="s3", summary="Firehose-layout objects put straight into a bucket", build=_s3),
+        SinkSpec(name="s3", build=_s3),
     )
 }
 
@@ -220,7 +285,7 @@ def sink_names() -> tuple[str, ...]:
 
 def spec_of(name: str) -> SinkSpec:
     """The spec of a sink by name (``memory`` and other library sinks: a local sink's defaults)."""
-    return REGISTRY.get(name) or SinkSpec(name=name, summary="", build=_null)
+    return REGISTRY.get(name) or SinkSpec(name=name, build=_null)
 
 
 def batcher_for(settings: Settings) -> Batcher:

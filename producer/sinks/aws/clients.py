@@ -25,7 +25,7 @@ from typing import Any
 
 import botocore.exceptions as bexc
 
-from producer.errors import ConfigError, TransportError
+from producer.errors import ConfigError, SinkError, TransportError
 from producer.sinks.base import THROTTLING_CODES
 
 __all__ = [
@@ -126,6 +126,27 @@ class ClientHolder:
                     )
                 )
         return self._client
+
+    async def describe_active(
+        self, operation: str, *, what: str, result: str, status: str, active: tuple[str, ...], **params: Any
+    ) -> tuple[dict[str, Any], str]:
+        """A sink's start-up check: call the Describe ``operation`` and refuse a stream whose
+        status is not one of ``active``. The description under ``result``, and its status.
+
+        Any error is one line naming ``what`` (a :class:`SinkError`: the run does not start).
+        """
+        try:
+            client = await self.get()
+            resp = await getattr(client, operation)(**params)
+        except Exception as exc:
+            err = translate_error(exc, what=what, region=self.region)
+            raise SinkError(err.message) from None
+        desc: dict[str, Any] = resp[result]
+        state = str(desc.get(status, "?"))
+        if state not in active:
+            msg = f"{what} is {state}, not ACTIVE"
+            raise SinkError(msg)
+        return desc, state
 
     @property
     def region(self) -> str:

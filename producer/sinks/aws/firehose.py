@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from producer.errors import SinkError, TransportError
+from producer.errors import TransportError
 from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
 from producer.sinks.aws.jsonapi import b64, json_string, record_failures
 
@@ -73,17 +73,10 @@ class FirehoseTransport:
 
     async def describe(self) -> str:
         """Check the stream exists and is ACTIVE; describe its destination in one line."""
-        try:
-            client = await self._holder.get()
-            resp = await client.describe_delivery_stream(DeliveryStreamName=self.stream)
-        except Exception as exc:
-            err = translate_error(exc, what=self.what, region=self._holder.region)
-            raise SinkError(err.message) from None
-        desc = resp["DeliveryStreamDescription"]
-        status = desc.get("DeliveryStreamStatus", "?")
-        if status != "ACTIVE":
-            msg = f"{self.what} is {status}, not ACTIVE"
-            raise SinkError(msg)
+        desc, status = await self._holder.describe_active(
+            "describe_delivery_stream", what=self.what, result="DeliveryStreamDescription",
+            status="DeliveryStreamStatus", active=("ACTIVE",), DeliveryStreamName=self.stream,
+        )  # fmt: skip
         return f"firehose {self.stream} ({status}, {self._holder.region}) -> {_destination(desc)}"
 
     async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:

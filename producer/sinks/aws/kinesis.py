@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from producer.errors import ConfigError, SinkError, TransportError
+from producer.errors import ConfigError, TransportError
 from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
 from producer.sinks.aws.jsonapi import b64, json_string, record_failures
 
@@ -106,17 +106,11 @@ class KinesisTransport:
 
     async def describe(self) -> str:
         """Check the stream exists and is ACTIVE."""
-        try:
-            client = await self._holder.get()
-            resp = await client.describe_stream_summary(StreamName=self.stream)
-        except Exception as exc:
-            err = translate_error(exc, what=self.what, region=self._holder.region)
-            raise SinkError(err.message) from None
-        desc = resp["StreamDescriptionSummary"]
-        status = desc.get("StreamStatus", "?")
-        if status not in ("ACTIVE", "UPDATING"):
-            msg = f"{self.what} is {status}, not ACTIVE"
-            raise SinkError(msg)
+        # A stream being resharded (UPDATING) still takes records.
+        desc, status = await self._holder.describe_active(
+            "describe_stream_summary", what=self.what, result="StreamDescriptionSummary",
+            status="StreamStatus", active=("ACTIVE", "UPDATING"), StreamName=self.stream,
+        )  # fmt: skip
         shards = desc.get("OpenShardCount", "?")
         return f"kinesis {self.stream} ({status}, {shards} shards, {self._holder.region})"
 

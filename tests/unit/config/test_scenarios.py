@@ -28,8 +28,7 @@ from producer.config.scenario import (
     scenario_reference,
     shipped_scenarios,
 )
-from producer.config.settings import SIZE_UNITS, parse_size, resolve
-from producer.delivery.transport_faults import parse_quota
+from producer.config.settings import SIZE_UNITS, parse_quota, parse_size, resolve
 from producer.errors import ConfigError
 from producer.runtime.rate import parse_shape
 

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from producer.config.settings import resolve
+from producer.config.settings import parse_quota, resolve
 from producer.delivery.batching import Batcher
 from producer.delivery.retry import DeliverySink, RetryPolicy, TransportError
-from producer.delivery.transport_faults import FaultyTransport, Quota, TransportFaults, parse_quota
+from producer.delivery.transport_faults import FaultyTransport, Quota, TransportFaults
 from producer.errors import ConfigError, SinkError
 from producer.generation.world import World
 from producer.runtime.clock import ManualClock

@@ -23,10 +23,10 @@ from botocore.config import Config
 from producer.config.settings import resolve
 from producer.delivery.retry import TransportError
 from producer.delivery.transport_faults import FaultySyncTransport
-from producer.loadtest.swarm import sync_delivery
 from producer.sinks.aws.fast import FastFirehoseSyncTransport, FastKinesisSyncTransport
 from producer.sinks.aws.firehose import FirehoseSyncTransport
 from producer.sinks.aws.kinesis import KinesisSyncTransport
+from producer.sinks.registry import stream_delivery
 from tests.unit.sinks.test_fast_equivalence import (
     FIREHOSE_ANSWERS,
     KINESIS_ANSWERS,
@@ -61,7 +61,7 @@ class ThreadedEndpoint:
 
 
 def make_sync_pair(kind: str, url: str, partition_key: str = "user_id") -> tuple[Any, Any]:
-    """A boto3 transport and a fast one on the same client (as ``sync_delivery`` builds them)."""
+    """A boto3 transport and a fast one on the same client (as ``stream_delivery`` builds them)."""
     session = boto3.session.Session(region_name=REGION)
     config = Config(retries={"total_max_attempts": 1}, max_pool_connections=10)
     if kind == "firehose":
@@ -196,23 +196,23 @@ def test_no_credentials_is_the_same_one_line(creds: None, monkeypatch: pytest.Mo
     assert fast == slow
 
 
-def test_sync_delivery_picks_the_fast_transport_by_default(creds: None) -> None:
+def test_blocking_stream_delivery_picks_the_fast_transport_by_default(creds: None) -> None:
     settings = resolve({"sink": "firehose", "stream": "s"}, env={})
-    _, transport = sync_delivery(settings, "firehose", seed=1)
+    _, transport = stream_delivery(settings, "firehose", seed=1, blocking=True)
     assert type(transport) is FastFirehoseSyncTransport
-    _, transport = sync_delivery(settings, "kinesis", seed=1)
+    _, transport = stream_delivery(settings, "kinesis", seed=1, blocking=True)
     assert type(transport) is FastKinesisSyncTransport
     faulty = resolve({"sink": "firehose", "stream": "s", "throttle_rate": "0.1"}, env={})
-    _, transport = sync_delivery(faulty, "firehose", seed=1)
+    _, transport = stream_delivery(faulty, "firehose", seed=1, blocking=True)
     assert isinstance(transport, FaultySyncTransport) and type(transport.inner) is FastFirehoseSyncTransport
 
 
-def test_sync_delivery_picks_boto3_when_asked_for(creds: None) -> None:
+def test_blocking_stream_delivery_picks_boto3_when_asked_for(creds: None) -> None:
     settings = resolve({"sink": "firehose", "stream": "s", "transport": "botocore"}, env={})
-    _, transport = sync_delivery(settings, "firehose", seed=1)
+    _, transport = stream_delivery(settings, "firehose", seed=1, blocking=True)
     assert type(transport) is FirehoseSyncTransport
-    _, transport = sync_delivery(settings, "kinesis", seed=1)
+    _, transport = stream_delivery(settings, "kinesis", seed=1, blocking=True)
     assert type(transport) is KinesisSyncTransport
     by_env = resolve({"sink": "firehose", "stream": "s"}, env={"NETFLIX_PRODUCER_TRANSPORT": "botocore"})
-    _, transport = sync_delivery(by_env, "firehose", seed=1)
+    _, transport = stream_delivery(by_env, "firehose", seed=1, blocking=True)
     assert type(transport) is FirehoseSyncTransport

@@ -68,7 +68,7 @@ def test_a_new_sink_is_one_registry_entry(monkeypatch: pytest.MonkeyPatch) -> No
         built.append(settings.sink)
         return MemorySink()
 
-    spec = SinkSpec(name="queue", summary="a test queue", build=build, billing_unit=1024)
+    spec = SinkSpec(name="queue", build=build, billing_unit=1024)
     monkeypatch.setitem(REGISTRY, "queue", spec)
     settings = resolve({"sink": "queue"}, env={})
     assert open_sink(settings, lambda: 0.0).name == "memory" and built == ["queue"]
