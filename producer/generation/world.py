@@ -20,7 +20,7 @@ import numpy.typing as npt
 from faker import Faker
 
 from producer.errors import ConfigError
-from producer.generation.geo import COUNTRIES, Country
+from producer.generation.geo import COUNTRIES, Country, ZoneClock, zone_mix
 from producer.generation.schema import DEVICE_TYPES
 
 __all__ = [
@@ -293,7 +293,14 @@ class Population:
         self.countries = countries
         self.country_weight = _normalise(cw, "population.country_weights")
         self.country_codes = tuple(c.code for c in countries)
-        self.utc_offset_h = np.array([c.utc_offset_h for c in countries], dtype=np.float64)
+        # The countries' time zones, flattened: zone z belongs to country zone_country[z]
+        # and weighs that country's weight times the zone's share of its viewers.
+        zone_names, zone_country, zone_share = zone_mix(countries)
+        self.zone_names = zone_names
+        self.zone_country = zone_country
+        self.zone_weight = np.asarray(self.country_weight[zone_country] * zone_share, dtype=np.float64)
+        #: The zones' real UTC offsets at any moment (daylight saving included).
+        self.zones = ZoneClock(zone_names)
 
         n = config.accounts
         self.n_accounts = n
@@ -330,16 +337,39 @@ class Population:
         self.profile_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         self._seed = int(rng.integers(0, 2**31))
 
+        # A household lives in one zone of its country, drawn by the zones' shares: one
+        # uniform per account against the cumulative shares, offset by the country index
+        # so one search places every account (drawn last: the draws above are unchanged).
+        within = np.empty(len(zone_names), dtype=np.float64)
+        for c in range(len(countries)):
+            z = zone_country == c
+            cum = np.cumsum(zone_share[z])
+            cum[-1] = 1.0
+            within[z] = cum
+        edges = zone_country + within
+        u = rng.random(n)
+        self.account_zone = np.searchsorted(edges, country_of_account + u, side="right").astype(np.int16)
+        self.profile_zone = self.account_zone[self.profile_account]
+        # Profiles of zone z are zone_profiles[zone_start[z] .. zone_start[z+1]-1].
+        self.zone_profiles = np.argsort(self.profile_zone, kind="stable").astype(np.int32)
+        zcounts = np.bincount(self.profile_zone, minlength=len(zone_names))
+        self.zone_start = np.concatenate(([0], np.cumsum(zcounts))).astype(np.int64)
+
     def sample_profiles(self, rng: np.random.Generator, n: int, activity: FloatArray) -> IntArray:
-        """Draw ``n`` profiles to start viewing: a country by weight x local activity, then a profile."""
-        counts = np.diff(self.profile_start)
-        p = self.country_weight * activity * (counts > 0)
+        """Draw ``n`` profiles to start viewing: a zone by weight x local activity, then a profile.
+
+        ``activity`` has one value per zone (:func:`~producer.generation.geo.local_activity`
+        of :attr:`zones`).
+        """
+        counts = np.diff(self.zone_start)
+        p = self.zone_weight * activity * (counts > 0)
         cdf = np.cumsum(p / p.sum())
         cdf[-1] = 1.0
-        c = np.searchsorted(cdf, rng.random(n), side="right")
-        lo = self.profile_start[c]
-        hi = self.profile_start[c + 1]
-        return np.asarray(lo + np.floor(rng.random(n) * (hi - lo)).astype(np.int64), dtype=np.int64)
+        z = np.searchsorted(cdf, rng.random(n), side="right")
+        lo = self.zone_start[z]
+        hi = self.zone_start[z + 1]
+        pick = lo + np.floor(rng.random(n) * (hi - lo)).astype(np.int64)
+        return np.asarray(self.zone_profiles[pick], dtype=np.int64)
 
 
 class World:

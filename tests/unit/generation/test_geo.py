@@ -5,16 +5,17 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from producer.generation.geo import WEEKDAY_FACTOR, local_activity
+from producer.generation.geo import WEEKDAY_FACTOR, ZoneClock, local_activity
 from producer.runtime.rate import daily
 
 MONDAY = datetime(2026, 3, 2, tzinfo=UTC).timestamp()  # 2026-03-02T00:00:00Z, a Monday
 DAY = 86400.0
+_UTC = ZoneClock(["Etc/UTC"])
 
 
 def _utc_curve(epoch: float) -> float:
     """The activity of viewers living on UTC (no daylight saving): local days are UTC days."""
-    return float(local_activity(epoch, np.array([0.0]))[0])
+    return float(local_activity(epoch, _UTC)[0])
 
 
 def _day_volumes(mean_rate: float = 10.0) -> list[float]:
@@ -61,3 +62,38 @@ def test_the_curve_is_continuous_across_midnights() -> None:
     before = _utc_curve(MONDAY + 7 * DAY - 1.0)
     after = _utc_curve(MONDAY + 7 * DAY)
     assert after == pytest.approx(before, rel=0.01)
+
+
+def _evening_peak(zones: ZoneClock, evening_utc: float) -> list[float]:
+    """Per zone, the UTC time of the highest activity in the 14 h from ``evening_utc`` (1-min grid)."""
+    grid = evening_utc + np.arange(0.0, 14 * 3600.0, 60.0)
+    act = np.stack([local_activity(t, zones) for t in grid])
+    return [float(grid[i]) for i in np.argmax(act, axis=0)]
+
+
+def test_the_evening_peak_keeps_to_local_time_across_a_daylight_saving_change() -> None:
+    # US clocks go forward on Sunday 2026-03-08 at 02:00 local (New York: 07:00 UTC).
+    zones = ZoneClock(["America/New_York", "America/Los_Angeles", "America/Phoenix"])
+    saturday = datetime(2026, 3, 7, 18, tzinfo=UTC).timestamp()
+    sunday = saturday + DAY
+    before = _evening_peak(zones, saturday)
+    after = _evening_peak(zones, sunday)
+    # Both evenings peak at 21:30 local (the middle of the 21:00 hour, the weekend's
+    # peak), so in UTC the peak comes one hour earlier after the change...
+    assert datetime.fromtimestamp(before[0], UTC).strftime("%d %H:%M") == "08 02:30"  # 21:30 EST
+    assert datetime.fromtimestamp(after[0], UTC).strftime("%d %H:%M") == "09 01:30"  # 21:30 EDT
+    assert after[1] - before[1] == DAY - 3600.0
+    # ...but not in Arizona, which keeps standard time all year.
+    assert after[2] - before[2] == DAY
+
+
+def test_zone_offsets_follow_the_tz_database() -> None:
+    zones = ZoneClock(["America/New_York", "Australia/Sydney", "Asia/Kolkata", "Europe/London"])
+    january = datetime(2026, 1, 15, tzinfo=UTC).timestamp()
+    july = datetime(2026, 7, 15, tzinfo=UTC).timestamp()
+    assert zones.offsets_h(january).tolist() == [-5.0, 11.0, 5.5, 0.0]
+    assert zones.offsets_h(july).tolist() == [-4.0, 10.0, 5.5, 1.0]
+    # The change happens at the transition itself: 2026-03-08 07:00 UTC in New York.
+    change = datetime(2026, 3, 8, 7, tzinfo=UTC).timestamp()
+    assert zones.offsets_h(change - 1.0)[0] == -5.0
+    assert zones.offsets_h(change)[0] == -4.0
