@@ -25,7 +25,7 @@ import numpy as np
 from producer.delivery.transport_faults import Quota
 from producer.errors import ConfigError
 from producer.generation.data_faults import DataFaults
-from producer.generation.geo import COUNTRIES, daily_curve_factor
+from producer.generation.geo import COUNTRIES, ZoneClock, daily_curve_factor, zone_mix
 from producer.generation.sessions import SessionParams
 from producer.generation.world import WorldConfig
 from producer.runtime.rate import RateShape, parse_duration, parse_rate, parse_shape
@@ -295,9 +295,10 @@ def parse_speed(text: str, option: str) -> float | None:
 
 
 def _daily_curve() -> Callable[[float], float]:
-    weights = np.array([c.weight for c in COUNTRIES])
-    offsets = np.array([c.utc_offset_h for c in COUNTRIES])
-    return lambda epoch: daily_curve_factor(epoch, weights, offsets)
+    names, country, share = zone_mix(COUNTRIES)
+    weights = np.array([c.weight for c in COUNTRIES])[country] * share
+    zones = ZoneClock(names)
+    return lambda epoch: daily_curve_factor(epoch, weights, zones)
 
 
 def resolve(

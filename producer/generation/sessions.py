@@ -317,7 +317,7 @@ class SessionGenerator:
     def _start_sittings(self, slots: IntArray, due: FloatArray, at: float) -> None:
         """Give each slot a new viewer (profile by local-time activity) and a title."""
         pop = self.world.population
-        activity = local_activity(at, pop.utc_offset_h)
+        activity = local_activity(at, pop.zones)
         profiles = pop.sample_profiles(self._rng, len(slots), activity)
         self.profile[slots] = profiles
         device = pop.profile_device[profiles].astype(np.int64)

@@ -14,13 +14,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
 from faker import Faker
 
 from producer.errors import ConfigError
-from producer.generation.geo import COUNTRIES, Country
+from producer.generation.geo import COUNTRIES, Country, ZoneClock, zone_mix
 from producer.generation.schema import DEVICE_TYPES
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+_STD_NORMAL = NormalDist()
 
 #: Share of viewing by device family (Netflix Labs Day 2018: TV 65 % incl. consoles).
 DEFAULT_DEVICE_WEIGHTS: Mapping[str, float] = {
@@ -90,10 +92,11 @@ class WorldConfig:
     film_share: float = 0.55
     #: Share of plays that are series episodes (derived: 73 % of hours -> ~85 % of plays).
     series_play_share: float = 0.85
-    #: "lognormal" (default; sigma 1.7 reproduces Netflix's top-1 %/10 % shares of hours)
+    #: "lognormal" (default: title weights at the quantiles of a lognormal; sigma 1.6
+    #: puts the top 1 %/10 % shares of views at ~23-24 %/63 %, see docs/data_model.md)
     #: or "zipf" (rank^-exponent).
     popularity: str = "lognormal"
-    popularity_sigma: float = 1.7
+    popularity_sigma: float = 1.6
     zipf_exponent: float = 0.85
 
     def __post_init__(self) -> None:
@@ -145,7 +148,11 @@ class TitleCatalog:
 
         # Popularity weight per title.
         if config.popularity == "lognormal":
-            weight = rng.lognormal(0.0, config.popularity_sigma, n)
+            # The lognormal's quantiles, dealt to titles at random: the law itself, without
+            # the draw noise of a sample, whose top 1 % share swings by points from seed to
+            # seed (the head of a lognormal is a few hundred titles).
+            z = np.array([_STD_NORMAL.inv_cdf((i + 0.5) / n) for i in range(n)])
+            weight = np.exp(config.popularity_sigma * z[rng.permutation(n)])
         else:
             ranks = rng.permutation(n) + 1.0
             weight = np.asarray(ranks**-config.zipf_exponent, dtype=np.float64)
@@ -293,7 +300,14 @@ class Population:
         self.countries = countries
         self.country_weight = _normalise(cw, "population.country_weights")
         self.country_codes = tuple(c.code for c in countries)
-        self.utc_offset_h = np.array([c.utc_offset_h for c in countries], dtype=np.float64)
+        # The countries' time zones, flattened: zone z belongs to country zone_country[z]
+        # and weighs that country's weight times the zone's share of its viewers.
+        zone_names, zone_country, zone_share = zone_mix(countries)
+        self.zone_names = zone_names
+        self.zone_country = zone_country
+        self.zone_weight = np.asarray(self.country_weight[zone_country] * zone_share, dtype=np.float64)
+        #: The zones' real UTC offsets at any moment (daylight saving included).
+        self.zones = ZoneClock(zone_names)
 
         n = config.accounts
         self.n_accounts = n
@@ -330,16 +344,39 @@ class Population:
         self.profile_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         self._seed = int(rng.integers(0, 2**31))
 
+        # A household lives in one zone of its country, drawn by the zones' shares: one
+        # uniform per account against the cumulative shares, offset by the country index
+        # so one search places every account (drawn last: the draws above are unchanged).
+        within = np.empty(len(zone_names), dtype=np.float64)
+        for c in range(len(countries)):
+            z = zone_country == c
+            cum = np.cumsum(zone_share[z])
+            cum[-1] = 1.0
+            within[z] = cum
+        edges = zone_country + within
+        u = rng.random(n)
+        self.account_zone = np.searchsorted(edges, country_of_account + u, side="right").astype(np.int16)
+        self.profile_zone = self.account_zone[self.profile_account]
+        # Profiles of zone z are zone_profiles[zone_start[z] .. zone_start[z+1]-1].
+        self.zone_profiles = np.argsort(self.profile_zone, kind="stable").astype(np.int32)
+        zcounts = np.bincount(self.profile_zone, minlength=len(zone_names))
+        self.zone_start = np.concatenate(([0], np.cumsum(zcounts))).astype(np.int64)
+
     def sample_profiles(self, rng: np.random.Generator, n: int, activity: FloatArray) -> IntArray:
-        """Draw ``n`` profiles to start viewing: a country by weight x local activity, then a profile."""
-        counts = np.diff(self.profile_start)
-        p = self.country_weight * activity * (counts > 0)
+        """Draw ``n`` profiles to start viewing: a zone by weight x local activity, then a profile.
+
+        ``activity`` has one value per zone (:func:`~producer.generation.geo.local_activity`
+        of :attr:`zones`).
+        """
+        counts = np.diff(self.zone_start)
+        p = self.zone_weight * activity * (counts > 0)
         cdf = np.cumsum(p / p.sum())
         cdf[-1] = 1.0
-        c = np.searchsorted(cdf, rng.random(n), side="right")
-        lo = self.profile_start[c]
-        hi = self.profile_start[c + 1]
-        return np.asarray(lo + np.floor(rng.random(n) * (hi - lo)).astype(np.int64), dtype=np.int64)
+        z = np.searchsorted(cdf, rng.random(n), side="right")
+        lo = self.zone_start[z]
+        hi = self.zone_start[z + 1]
+        pick = lo + np.floor(rng.random(n) * (hi - lo)).astype(np.int64)
+        return np.asarray(self.zone_profiles[pick], dtype=np.int64)
 
 
 class World:

@@ -85,8 +85,8 @@ class RateShape:
 
     ``knots`` are ``(seconds since start, rate)`` pairs with non-decreasing times; a
     repeated time is a step. After the last knot the rate holds, unless the shape
-    is ``periodic`` (the daily curve), which repeats every ``period_s`` of absolute
-    UTC time.
+    is ``periodic`` (the daily curve, with its weekdays), which repeats every
+    ``period_s`` of absolute UTC time.
     """
 
     kind: str
@@ -139,12 +139,16 @@ def steps(rates: list[float], every_s: float) -> RateShape:
 
 
 def daily(mean_rate: float, curve: Callable[[float], float]) -> RateShape:
-    """The daily traffic curve: ``mean_rate`` times ``curve(epoch)`` (mean 1 over a day)."""
+    """The daily traffic curve: ``mean_rate`` times ``curve(epoch)`` (mean 1 over a week).
+
+    The curve has a week: each local day's volume carries its weekday factor
+    (:data:`producer.generation.geo.WEEKDAY_FACTOR`), so the shape repeats weekly.
+    """
     _check_rate(mean_rate, "--rate")
     return RateShape(
         kind="daily",
         knots=((0.0, mean_rate),),
-        period_s=86400.0,
+        period_s=7 * 86400.0,
         absolute=lambda t: mean_rate * curve(t),
     )
 

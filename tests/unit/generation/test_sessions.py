@@ -159,7 +159,13 @@ def test_daily_curve_and_mixes_over_a_simulated_day(small_world: World) -> None:
     day = 1_790_035_200.0  # 2026-09-22T00:00:00Z, a UTC midnight
     gen = SessionGenerator(small_world, constant(3.0).bind(day), seed=3)
     pop = small_world.population
-    offsets = dict(zip(pop.country_codes, pop.utc_offset_h.tolist(), strict=True))
+    # Each profile's zone, by (user_id, profile_id): local time is that zone's clock.
+    zone_of = {
+        (int(u), int(i)): int(z)
+        for u, i, z in zip(
+            pop.account_user_id[pop.profile_account], pop.profile_index, pop.profile_zone, strict=True
+        )
+    }
     local_hours: list[int] = []
     devices: Counter[str] = Counter()
     countries: Counter[str] = Counter()
@@ -171,7 +177,8 @@ def test_daily_curve_and_mixes_over_a_simulated_day(small_world: World) -> None:
             e = json.loads(r)
             if e["event_type"] != "PLAY_START":
                 continue
-            local_hours.append(int(((e["event_ts"] / 3600) + offsets[e["country"]]) % 24))
+            offset = pop.zones.offsets_h(e["event_ts"])[zone_of[(e["user_id"], e["profile_id"])]]
+            local_hours.append(int(((e["event_ts"] / 3600) + offset) % 24))
             devices[e["device_type"]] += 1
             countries[e["country"]] += 1
     hist = np.bincount(local_hours, minlength=24)
