@@ -187,7 +187,7 @@ class SessionGenerator:
     MIN_WINDOW_S = 0.005
     MAX_WINDOW_S = 600.0
     #: The shortfall (or surplus) of events against the shape is made up over this long.
-    CORRECTION_S = 120.0
+    CORRECTION_S = 1800.0
     #: Newcomers are at most this share of a window's events: a steep ramp is met by
     #: more active viewers while the audience grows.
     MAX_ARRIVAL_SHARE = 0.4
@@ -262,6 +262,8 @@ class SessionGenerator:
         self._t = schedule.start - lead_s
         self._sessions_started = 0
         self._excess = 0
+        self._arrived = 0
+        self._windows = 0
         self._cap = 0
         self._alloc(0)
         self._started = False
@@ -545,14 +547,17 @@ class SessionGenerator:
         o1 = t1 - schedule.start + self.lead_s
         wanted = schedule.expected(o1) - schedule.expected(o0)
         behind = schedule.expected(o0) - self.next_event
-        demand = max(wanted / w + behind / max(self.CORRECTION_S, 2.0 * w), 0.0)
+        # Slowly: every newcomer brings a PLAY_START at once, so a quick correction
+        # would swing the rate from window to window.
+        demand = max(wanted / w + behind / max(self.CORRECTION_S, 4.0 * w), 0.0)
         cap = self.max_concurrent
         if demand > cap * self.per_viewer_rate or self.activity > 1.0:
             # Activity scales a viewer's event rate: the one at which the cap meets the
             # demand, corrected by how the measured rate differs from the calibrated one.
             bias = self.per_viewer_rate / self._natural_rate(self.activity)
             activity = self._activity_for(demand / cap / bias)
-            if activity != self.activity:
+            if abs(activity / self.activity - 1.0) > 0.01:
+                self._rescale(t0, self.activity / activity)
                 self.activity = activity
                 self.per_viewer_rate = self._natural_rate(activity) * bias
         target = demand / self.per_viewer_rate
@@ -573,8 +578,24 @@ class SessionGenerator:
             due = np.sort(t0 + self._rng.random(need) * w)
             self._start_sittings(slots, due, t0)
             self._excess = 0
+            self._arrived = need
         else:
             self._excess = active - target
+            self._arrived = 0
+
+    def _rescale(self, at: float, factor: float) -> None:
+        """Stretch the pending wait of every playing viewer's next pause, seek or stall by
+        ``factor`` (their activity changed). The wait is exponential, so this is the
+        same as drawing it anew; a wait that now reaches the stop point becomes the stop.
+        """
+        slots = np.flatnonzero((self.state == _PLAYING) & (self.next_ev != _STOP) & (self.due > at))
+        if not len(slots):
+            return
+        due = at + (self.due[slots] - at) * factor
+        stop_at = self.last_ts[slots] + (self.stop_pos[slots] - self.pos[slots]) / 1000.0
+        over = due >= stop_at
+        self.next_ev[slots[over]] = _STOP
+        self.due[slots] = np.where(over, stop_at, due)
 
     def _fill(self, n: int, at: float) -> None:
         """The first pool: ``n`` sittings, mid-flight (warm start) or pressing play from ``at``."""
@@ -635,8 +656,12 @@ class SessionGenerator:
             self._t = t1
             # The viewers' event rate, as measured (it moves with the activity and the mix).
             if n and active:
-                seen = n / (0.5 * (active + self.active_slots) * (t1 - t0))
-                weight = min(0.25, n / 50_000.0)
+                # Newcomers' PLAY_STARTs are the pool growing, not its steady rate.
+                seen = max(n - self._arrived, 1) / (0.5 * (active + self.active_slots) * (t1 - t0))
+                # A running mean over the first windows (the calibration's prior is a
+                # reference pool, not this world), a slow moving one after.
+                self._windows += 1
+                weight = max(min(0.05, n / 200_000.0), 1.0 / (self._windows + 1))
                 self.per_viewer_rate += weight * (seen - self.per_viewer_rate)
         ts = np.concatenate([p.ts for p in parts])
         # Time order; a viewer's events in the order they happened (stable, by pass).

@@ -474,19 +474,19 @@ def test_run_manifest_then_verify_the_lake(tmp_path: Path) -> None:
     manifest, lake = tmp_path / "run.manifest", tmp_path / "lake"
     result = CliRunner().invoke(
         cli,
-        ["run", "--count", "3000", "--rate", "100/s", "--start", "2026-01-27T10:00:00Z", "--gzip",
+        ["run", "--count", "4000", "--rate", "100/s", "--start", "2026-01-27T10:00:00Z", "--gzip",
          "--buffer-interval", "10s", "--lake-dir", str(lake), "--manifest", str(manifest), "--quiet"],
         env={},
         catch_exceptions=False,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = verify(manifest, LakeSource(root=lake))
-    assert report.ok and report.expected == 3000 and report.records == 3000
+    assert report.ok and report.expected == 4000 and report.records == 4000
     assert report.duplicated == 0 and report.unexpected == 0
     # Simulated time: an object is named after its oldest record's (simulated) arrival, so
     # later records in it have negative lags, down to minus the buffer interval (and 1 s
     # more, the name being truncated to the second).
-    assert report.lag_records == 3000
+    assert report.lag_records == 4000
     assert report.lag_max_s is not None and -11.0 <= report.lag_max_s <= 60.0
     assert report.lag_p50_s is not None and -11.0 <= report.lag_p50_s <= report.lag_max_s
 
@@ -505,8 +505,8 @@ def test_run_manifest_then_verify_the_lake(tmp_path: Path) -> None:
     for p in objects[1:]:
         (tmp_path / "lost" / p.name).write_bytes(p.read_bytes())
     partial = verify(manifest, LakeSource(root=tmp_path / "lost"))
-    assert 0 < partial.missing < 3000
-    assert partial.found + partial.missing == 3000
+    assert 0 < partial.missing < 4000
+    assert partial.found + partial.missing == 4000
 
 
 def test_writer_errors_are_producer_errors(tmp_path: Path) -> None:

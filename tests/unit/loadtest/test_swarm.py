@@ -23,8 +23,9 @@ def test_a_workers_stream_does_not_depend_on_how_it_is_taken() -> None:
 
 
 def test_a_workers_events_follow_its_nominal_rate_from_its_start() -> None:
-    events = [json.loads(r) for r in share().take(20_000)]
+    events = [json.loads(r) for r in share().take(120_000)]
     ts = [e["event_ts"] for e in events]
     assert ts == sorted(ts) and START <= ts[0] < START + 0.05
-    # The rate is a target the worker's viewers are steered to: 2,000 a second, closely.
+    # The rate is a target the worker's viewers are steered to: 2,000 a second, within
+    # 3 % over its first minute.
     assert abs(len(ts) / (ts[-1] - START) - 2_000.0) < 0.03 * 2_000.0
