@@ -9,6 +9,7 @@ scenario file > default; then checks the combination. The result is a frozen
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -193,6 +194,11 @@ class Settings:
     scenario: str | None = None
     summary_json: Path | None = None
     quiet: bool = False
+
+    def world_config(self) -> WorldConfig:
+        """The world a run of these settings builds: the scenario's world, with this seed and size."""
+        base = self.world or WorldConfig()
+        return dataclasses.replace(base, seed=self.seed, accounts=self.accounts, titles=self.titles)
 
 
 def parse_timestamp(text: str, *, option: str) -> float:
