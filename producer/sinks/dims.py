@@ -33,24 +33,57 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DIMS_PREFIX",
+    "DIM_COLUMNS",
     "DIM_TABLES",
+    "GLUE_TABLES",
+    "WORLD_FILE",
     "WORLD_KEY",
     "check_world",
     "dims_objects",
+    "table_file",
     "table_key",
     "world_document",
 ]
 
 #: Where the dimension tables live, relative to the lake directory or the bucket's root prefix.
 DIMS_PREFIX = "dims/"
-#: The world's identity, beside the tables.
-WORLD_KEY = DIMS_PREFIX + "world.json"
+#: The world's identity, beside the tables (its name within ``dims/``, and its key).
+WORLD_FILE = "world.json"
+WORLD_KEY = DIMS_PREFIX + WORLD_FILE
 DIM_TABLES: tuple[str, ...] = ("titles", "playables", "accounts", "profiles")
+#: Each table's columns and their Athena types, in order (a test checks the Parquet and
+#: the Glue tables against them).
+DIM_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "titles": (
+        ("title_index", "bigint"), ("title_name", "string"), ("kind", "string"),
+        ("show_index", "bigint"), ("season_number", "bigint"), ("genre", "string"),
+        ("release_year", "bigint"), ("episodes", "bigint"), ("popularity_weight", "double"),
+    ),
+    "playables": (
+        ("title_id", "bigint"), ("title_index", "bigint"), ("title_name", "string"),
+        ("kind", "string"), ("episode_number", "bigint"), ("duration_ms", "bigint"),
+    ),
+    "accounts": (
+        ("user_id", "bigint"), ("name", "string"), ("email", "string"), ("country", "string"),
+        ("city", "string"), ("plan", "string"), ("profiles", "bigint"),
+    ),
+    "profiles": (
+        ("user_id", "bigint"), ("profile_id", "bigint"), ("country", "string"),
+        ("preferred_device", "string"), ("app_version", "string"),
+    ),
+}  # fmt: skip
+#: The tables' names in the Glue Catalog and in the local queries.
+GLUE_TABLES: dict[str, str] = {name: f"netflix_{name}" for name in DIM_TABLES}
+
+
+def table_file(table: str) -> str:
+    """Where one dimension table is within ``dims/``: ``<table>/<table>.parquet``."""
+    return f"{table}/{table}.parquet"
 
 
 def table_key(table: str) -> str:
     """The key of one dimension table: ``dims/<table>/<table>.parquet``."""
-    return f"{DIMS_PREFIX}{table}/{table}.parquet"
+    return DIMS_PREFIX + table_file(table)
 
 
 def world_document(world: World) -> dict[str, Any]:
