@@ -215,7 +215,9 @@ def replay_command(capture: Path, speed: str, **flags: Any) -> None:
       netflix-producer replay run.ndjson --sink firehose --stream netflix-events --speed 10x
     """
     factor = parse_speed(speed, "--speed")
-    settings = dataclasses.replace(resolve({k: v for k, v in flags.items() if v is not None}), speed=factor)
+    # No dims: the capture does not say which world its events came from.
+    resolved = resolve({k: v for k, v in flags.items() if v is not None})
+    settings = dataclasses.replace(resolved, speed=factor, write_dims=False)
     summary = _run(settings, capture=capture)
     if summary.error:
         raise ProducerError(summary.error)

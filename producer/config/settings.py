@@ -194,6 +194,9 @@ class Settings:
     scenario: str | None = None
     summary_json: Path | None = None
     quiet: bool = False
+    #: The lake and S3 sinks write the world's dimension tables beside the raw zone. Off
+    #: for a replay: a capture does not say which world its events came from.
+    write_dims: bool = True
 
     def world_config(self) -> WorldConfig:
         """The world a run of these settings builds: the scenario's world, with this seed and size."""
