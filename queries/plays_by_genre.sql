@@ -2,7 +2,7 @@
 SELECT t.genre,
        p.kind,
        COUNT(*) AS plays,
-       ROUND(100.0 * COUNT(*) / SUM(COUNT(*)) OVER (), 2) AS pct
+       ROUND(100 * CAST(COUNT(*) AS DOUBLE) / SUM(COUNT(*)) OVER (), 2) AS pct
 FROM processed_netflix_events e
 JOIN netflix_playables p ON p.title_id = e.title_id
 JOIN netflix_titles t ON t.title_index = p.title_index
