@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from producer.errors import ConfigError
@@ -40,6 +41,7 @@ __all__ = [
     "WORLD_KEY",
     "check_world",
     "dims_objects",
+    "lake_world_seed",
     "table_file",
     "table_key",
     "world_document",
@@ -135,6 +137,15 @@ def check_world(existing: bytes, config: WorldConfig, *, where: str) -> None:
         "one lake holds one world; use another lake, or that world's seed and settings"
     )
     raise ConfigError(msg)
+
+
+def lake_world_seed(lake_dir: Path) -> int | None:
+    """The seed of the world whose dims the lake at ``lake_dir`` holds, or None (none, unreadable)."""
+    try:
+        seed = json.loads((lake_dir / WORLD_KEY).read_bytes())["settings"]["seed"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def _describe(settings: dict[str, Any]) -> str:

@@ -115,3 +115,13 @@ def test_world_id_is_stable_and_follows_every_setting() -> None:
     assert world_id(WorldConfig(seed=8)) != base
     assert world_id(WorldConfig(seed=7, user_id_base=20_000_000)) != base
     assert world_id(WorldConfig(seed=7, popularity="zipf")) != base
+
+
+def test_without_a_seed_a_run_into_a_lake_continues_its_world(tmp_path: Path) -> None:
+    from producer.config.settings import resolve
+
+    _write(tmp_path, WorldConfig(seed=1234, accounts=1_500, titles=200))
+    lake = str(tmp_path)
+    assert resolve({"lake_dir": lake}).seed == 1234
+    assert resolve({"lake_dir": lake, "seed": "7"}).seed == 7  # an explicit seed wins (and is refused)
+    assert resolve({"lake_dir": str(tmp_path / "fresh"), "seed": "7"}).seed == 7
