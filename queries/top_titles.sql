@@ -1,7 +1,8 @@
--- Top titles by plays (PLAY_START events).
-SELECT title_id, COUNT(*) AS views
-FROM processed_netflix_events
-WHERE event_type = 'PLAY_START'
-GROUP BY title_id
-ORDER BY views DESC, title_id
+-- Top titles by plays (PLAY_START events), with their names from the world's catalog (netflix_playables; empty names without dims).
+SELECT e.title_id, p.title_name, COUNT(*) AS views
+FROM processed_netflix_events e
+LEFT JOIN netflix_playables p ON p.title_id = e.title_id
+WHERE e.event_type = 'PLAY_START'
+GROUP BY e.title_id, p.title_name
+ORDER BY views DESC, e.title_id
 LIMIT 10

@@ -24,7 +24,7 @@ from producer.cli.live import LiveView, render_summary
 from producer.cli.loop import run_until_interrupted
 from producer.config.settings import SETTINGS, SINKS, TRANSPORTS, Settings, parse_speed, resolve
 from producer.errors import ConfigError, ProducerError
-from producer.generation.world import World, WorldConfig
+from producer.generation.world import World
 from producer.runtime.clock import EventClock
 from producer.runtime.runner import run
 from producer.runtime.stats import Summary
@@ -215,7 +215,9 @@ def replay_command(capture: Path, speed: str, **flags: Any) -> None:
       netflix-producer replay run.ndjson --sink firehose --stream netflix-events --speed 10x
     """
     factor = parse_speed(speed, "--speed")
-    settings = dataclasses.replace(resolve({k: v for k, v in flags.items() if v is not None}), speed=factor)
+    # No dims: the capture does not say which world its events came from.
+    resolved = resolve({k: v for k, v in flags.items() if v is not None})
+    settings = dataclasses.replace(resolved, speed=factor, write_dims=False)
     summary = _run(settings, capture=capture)
     if summary.error:
         raise ProducerError(summary.error)
@@ -401,7 +403,7 @@ def world_export(out: Path, fmt: str, seed: str, accounts: str | None, titles: s
     """Write the catalog and population as dimension tables (titles, playables, accounts, profiles)."""
     flags = {"seed": seed, "accounts": accounts, "titles": titles}
     settings = resolve({k: v for k, v in flags.items() if v is not None})
-    world = World(WorldConfig(seed=settings.seed, accounts=settings.accounts, titles=settings.titles))
+    world = World(settings.world_config())
     try:
         paths = world.export(out, fmt)
     except OSError as exc:
@@ -760,6 +762,13 @@ def _print_query_result(result: Any, fmt: str, title: str | None = None) -> None
     "[default: quarantine/ next to --processed].",
 )
 @click.option(
+    "--dims",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The world's dimension tables written by the run, queryable as netflix_titles, "
+    "netflix_playables, netflix_accounts, netflix_profiles [default: dims/ next to --processed].",
+)
+@click.option(
     "--format",
     "fmt",
     default="table",
@@ -773,6 +782,7 @@ def query_command(
     sql_file: Path | None,
     processed: Path | None,
     quarantine: Path | None,
+    dims: Path | None,
     fmt: str,
 ) -> None:
     """Run an Athena query (a file of queries/, or your own SQL) on DuckDB over the processed table.
@@ -788,7 +798,13 @@ def query_command(
       netflix-producer query rows_per_date --format csv --processed ./lake/processed
     """
     from producer.pipeline.etl import default_quarantine_dir
-    from producer.pipeline.query import find_query, named_queries, query_description, run_query
+    from producer.pipeline.query import (
+        default_dims_dir,
+        find_query,
+        named_queries,
+        query_description,
+        run_query,
+    )
 
     given = [x for x in (name, sql, sql_file) if x is not None]
     if len(given) > 1:
@@ -809,7 +825,12 @@ def query_command(
             raise ConfigError(msg) from exc
         title = source.stem
     processed = processed or _lake_defaults()[1]
-    result = run_query(sql, processed, quarantine=quarantine or default_quarantine_dir(processed))
+    result = run_query(
+        sql,
+        processed,
+        quarantine=quarantine or default_quarantine_dir(processed),
+        dims=dims or default_dims_dir(processed),
+    )
     _print_query_result(result, fmt, title)
 
 
@@ -853,7 +874,7 @@ def pipeline_command(
 
     from producer.config.scenario import resolve_run
     from producer.pipeline.etl import default_quarantine_dir, raw_root
-    from producer.pipeline.query import LocalAthena, named_queries, query_description
+    from producer.pipeline.query import LocalAthena, default_dims_dir, named_queries, query_description
 
     scenario = scenario or os.environ.get("NETFLIX_PRODUCER_SCENARIO") or None
     etl_options = _etl_values(options)
@@ -893,7 +914,9 @@ def pipeline_command(
         **etl_options,
     )
     console.rule("[bold]3. queries[/] (Athena SQL on DuckDB)")
-    with LocalAthena(processed, quarantine=default_quarantine_dir(processed)) as athena:
+    with LocalAthena(
+        processed, quarantine=default_quarantine_dir(processed), dims=default_dims_dir(processed)
+    ) as athena:
         for stem, path in named_queries().items():
             result = athena.run(path.read_text(encoding="utf-8"))
             console.print(f"\n[bold]{stem}[/]: {query_description(path)}", highlight=False)

@@ -9,6 +9,7 @@ scenario file > default; then checks the combination. The result is a frozen
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -29,6 +30,7 @@ from producer.generation.geo import COUNTRIES, ZoneClock, daily_curve_factor, zo
 from producer.generation.sessions import SessionParams
 from producer.generation.world import WorldConfig
 from producer.runtime.rate import RateShape, parse_duration, parse_rate, parse_shape
+from producer.sinks.dims import lake_world_seed
 from producer.sinks.registry import sink_names
 
 __all__ = [
@@ -77,7 +79,7 @@ SETTINGS: tuple[Setting, ...] = (
             help="Stop after this much (schedule) time: 30s, 10m, 1h."),
     Setting(name="count", flag="--count", default=None, help="Stop after this many events."),
     Setting(name="seed", flag="--seed", default=None,
-            help="Seed of the world and the sessions (random when unset; the summary shows it)."),
+            help="Seed of the world and the sessions (unset: the lake's world's, else random; the summary shows it)."),
     Setting(name="sink", flag="--sink", default="lake", help="Where events go: " + ", ".join(SINKS) + "."),
     Setting(name="lake_dir", flag="--lake-dir", default="./lake", help="Root of the local lake (the 'bucket')."),
     Setting(name="stream", flag="--stream", default="netflix-events",
@@ -194,6 +196,14 @@ class Settings:
     scenario: str | None = None
     summary_json: Path | None = None
     quiet: bool = False
+    #: The lake and S3 sinks write the world's dimension tables beside the raw zone. Off
+    #: for a replay: a capture does not say which world its events came from.
+    write_dims: bool = True
+
+    def world_config(self) -> WorldConfig:
+        """The world a run of these settings builds: the scenario's world, with this seed and size."""
+        base = self.world or WorldConfig()
+        return dataclasses.replace(base, seed=self.seed, accounts=self.accounts, titles=self.titles)
 
 
 def parse_timestamp(text: str, *, option: str) -> float:
@@ -350,12 +360,18 @@ def resolve(
     duration = opt("duration", lambda t, o: parse_duration(t, option=o))
     count = opt("count", lambda t, o: _parse_int(t, o, minimum=1))
     seed_value = opt("seed", lambda t, o: _parse_int(t, o))
-    seed = seed_value if seed_value is not None else secrets.randbelow(2**31)
     sink = opt("sink", lambda t, o: t.strip().lower())
     if sink not in sink_names():
         _, src = raw("sink")
         msg = f"invalid {src} {sink!r}: expected one of " + ", ".join(sink_names())
         raise ConfigError(msg)
+    # Unset, the seed is the lake's world's when it has one (a lake holds one world, so a
+    # second run continues it), else random.
+    lake_seed = lake_world_seed(opt("lake_dir", lambda t, o: Path(t))) if sink == "lake" else None
+    if seed_value is not None:
+        seed = seed_value
+    else:
+        seed = lake_seed if lake_seed is not None else secrets.randbelow(2**31)
     start = opt("start", lambda t, o: parse_timestamp(t, option=o))
     end = opt("end", lambda t, o: parse_timestamp(t, option=o))
     speed = opt("speed", parse_speed)

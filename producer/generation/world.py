@@ -22,6 +22,7 @@ from faker import Faker
 
 from producer.errors import ConfigError
 from producer.generation.geo import COUNTRIES, Country, ZoneClock, zone_mix
+from producer.generation.identity import title_id_base, world_id
 from producer.generation.schema import DEVICE_TYPES
 
 __all__ = [
@@ -203,8 +204,9 @@ class TitleCatalog:
         self.episode_number = (np.arange(total) - np.repeat(self.first_playable, episodes) + 1).astype(
             np.int16
         )
-        # Event title ids look like Netflix's: 8-digit numbers.
-        self.playable_id = (80_000_000 + np.arange(total)).astype(np.int64)
+        # Event title ids look like Netflix's: 8-digit numbers, from a base the world's
+        # identity picks, so another world's names do not join onto these events.
+        self.playable_id = (title_id_base(config, total) + np.arange(total)).astype(np.int64)
 
         # Durations: films lognormal (median 104 min, p10 86, p90 132); episodes
         # drama 40-60 min, comedy/kids 22-30 min.
@@ -388,6 +390,8 @@ class World:
         cat_seed, pop_seed = root.spawn(2)
         self.catalog = TitleCatalog(self.config, np.random.default_rng(cat_seed))
         self.population = Population(self.config, np.random.default_rng(pop_seed))
+        #: Short stable id of this world (:func:`~producer.generation.identity.world_id`).
+        self.world_id = world_id(self.config)
 
     # -- export ----------------------------------------------------------------------
 
@@ -396,12 +400,7 @@ class World:
         if fmt not in ("parquet", "csv"):
             msg = f"invalid --format {fmt!r}: expected parquet or csv"
             raise ConfigError(msg)
-        tables = {
-            "titles": self._titles_table(),
-            "playables": self._playables_table(),
-            "accounts": self._accounts_table(),
-            "profiles": self._profiles_table(),
-        }
+        tables = self.tables()
         out.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
         for name, columns in tables.items():
@@ -420,6 +419,15 @@ class World:
             tmp.replace(path)
             written.append(path)
         return written
+
+    def tables(self) -> dict[str, dict[str, list[object]]]:
+        """The dimension tables as columns, by name: titles, playables, accounts, profiles."""
+        return {
+            "titles": self._titles_table(),
+            "playables": self._playables_table(),
+            "accounts": self._accounts_table(),
+            "profiles": self._profiles_table(),
+        }
 
     def _titles_table(self) -> dict[str, list[object]]:
         cat = self.catalog

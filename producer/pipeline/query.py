@@ -6,9 +6,13 @@ division. The processed table is a view named as in the Glue Catalog,
 ``processed_netflix_events``, over ``<processed>/**/*.parquet`` with Hive
 partitioning (``event_date=__HIVE_DEFAULT_PARTITION__`` reads as NULL, which needs
 DuckDB 1.5.6 or later); the quarantine, when there is one, is
-``quarantined_netflix_events``. A query runs as written first; if DuckDB does not know
-a Trino function or form, it is translated with sqlglot (trino -> duckdb) and run
-again. duckdb and sqlglot are imported only when a query runs.
+``quarantined_netflix_events``. The world's dimension tables (``dims/`` of the lake,
+written by the run) are ``netflix_titles``, ``netflix_playables``, ``netflix_accounts``
+and ``netflix_profiles``, as in the Glue Catalog; without dims they are empty, so a
+query joining them still runs (with no names). Dims of another world than the events'
+are refused: their catalog would not know the events' title ids. A query runs as
+written first; if DuckDB does not know a Trino function or form, it is translated with
+sqlglot (trino -> duckdb) and run again. duckdb and sqlglot are imported only when a query runs.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from producer.errors import ConfigError, ProducerError
 from producer.resources import bundled_dir
+from producer.sinks.dims import DIM_COLUMNS, DIMS_PREFIX, GLUE_TABLES, WORLD_FILE, table_file
 
 if TYPE_CHECKING:
     import duckdb
@@ -31,6 +36,7 @@ __all__ = [
     "QUERIES_DIR",
     "LocalAthena",
     "QueryResult",
+    "default_dims_dir",
     "find_query",
     "named_queries",
     "query_description",
@@ -47,6 +53,15 @@ _PIPELINE_EXTRA = (
     "(in a checkout: pip install -e '.[pipeline]')"
 )
 QUARANTINE_TABLE = "quarantined_netflix_events"
+#: Share of the events' distinct title ids the dims' catalog may lack before the dims
+#: are taken for another world's (a world's own catalog knows every one of them).
+MAX_UNKNOWN_TITLE_SHARE = 0.01
+_DUCKDB_TYPES = {"bigint": "BIGINT", "string": "VARCHAR", "double": "DOUBLE"}
+
+
+def default_dims_dir(processed: Path) -> Path:
+    """Where the dimension tables are when not given: ``dims`` next to ``processed`` (the lake's)."""
+    return processed.parent / DIMS_PREFIX.rstrip("/")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,7 +114,7 @@ def translate(sql: str) -> str:
 class LocalAthena:
     """An in-memory DuckDB answering Athena SQL over a local processed table."""
 
-    def __init__(self, processed: Path, *, quarantine: Path | None = None) -> None:
+    def __init__(self, processed: Path, *, quarantine: Path | None = None, dims: Path | None = None) -> None:
         try:
             import duckdb
         except ImportError as exc:
@@ -119,6 +134,42 @@ class LocalAthena:
             con.execute(
                 f"CREATE VIEW {QUARANTINE_TABLE} AS SELECT * FROM {_parquet(quarantine, 'ingest_date')}"
             )
+        #: The world of the dims (``world.json``'s ``world_id``), or None without dims.
+        self.world_id: str | None = None
+        try:
+            self._create_dims(dims, processed)
+        except BaseException:
+            con.close()
+            raise
+
+    def _create_dims(self, dims: Path | None, processed: Path) -> None:
+        """One view per dimension table: the dims' Parquet, or empty without them."""
+        con = self.connection
+        found = dims is not None and (dims / WORLD_FILE).is_file()
+        for name, columns in DIM_COLUMNS.items():
+            view = GLUE_TABLES[name]
+            if found:
+                assert dims is not None
+                path = str((dims / table_file(name)).resolve()).replace("'", "''")
+                con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet('{path}')")
+            else:
+                cols = ", ".join(f"CAST(NULL AS {_DUCKDB_TYPES[t]}) AS {c}" for c, t in columns)
+                con.execute(f"CREATE VIEW {view} AS SELECT {cols} WHERE false")
+        if not found:
+            return
+        assert dims is not None
+        self.world_id = _world_id(dims)
+        unknown, total = con.execute(
+            f"SELECT COUNT(*) FILTER (WHERE p.title_id IS NULL), COUNT(*) "
+            f"FROM (SELECT DISTINCT title_id FROM {PROCESSED_TABLE} WHERE title_id IS NOT NULL) e "
+            f"LEFT JOIN {GLUE_TABLES['playables']} p ON p.title_id = e.title_id"
+        ).fetchall()[0]
+        if total and unknown > MAX_UNKNOWN_TITLE_SHARE * total:
+            msg = (
+                f"the dims under '{dims}' (world {self.world_id}) are not the world of the events "
+                f"under '{processed}': {unknown:,} of their {total:,} title ids are not in its catalog"
+            )
+            raise ConfigError(msg)
 
     def run(self, sql: str) -> QueryResult:
         """Run one query: as written, or translated from Trino when DuckDB needs it."""
@@ -155,10 +206,23 @@ class LocalAthena:
         self.close()
 
 
-def run_query(sql: str, processed: Path, *, quarantine: Path | None = None) -> QueryResult:
-    """Run one Athena (Trino) query over the processed table at ``processed``."""
-    with LocalAthena(processed, quarantine=quarantine) as athena:
+def run_query(
+    sql: str, processed: Path, *, quarantine: Path | None = None, dims: Path | None = None
+) -> QueryResult:
+    """Run one Athena (Trino) query over the processed table at ``processed`` (and ``dims``)."""
+    with LocalAthena(processed, quarantine=quarantine, dims=dims) as athena:
         return athena.run(sql)
+
+
+def _world_id(dims: Path) -> str:
+    import json
+
+    world_file = dims / WORLD_FILE
+    try:
+        return str(json.loads(world_file.read_text(encoding="utf-8"))["world_id"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        msg = f"'{world_file}' is not a world identity (expected a JSON object with world_id)"
+        raise ConfigError(msg) from exc
 
 
 def _has_parquet(directory: Path) -> bool:

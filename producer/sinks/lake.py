@@ -12,6 +12,10 @@ The directory plays the bucket. Objects follow Firehose's S3 delivery exactly:
   timestamp expression gets ``YYYY/MM/dd/HH/`` appended, as Firehose does;
 - GZIP compresses the whole object.
 
+With a world (as a run gives it), the sink also writes the world's dimension tables
+and identity under ``dims/`` beside the raw zone, once per world, and refuses a lake
+that holds another world's (:mod:`producer.sinks.dims`).
+
 Objects appear atomically (written to ``.<name>.tmp`` beside the final name, then
 renamed), so anything listing the lake while it is written never reads a partial
 object, provided it skips dot-files as Spark and Hadoop readers do.
@@ -31,9 +35,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from producer.errors import ConfigError, SinkError
 from producer.sinks.base import BatchResult, EpochClock
+from producer.sinks.dims import WORLD_KEY, check_world, dims_objects
+
+if TYPE_CHECKING:
+    from producer.generation.world import WorldConfig
 
 __all__ = [
     "DEFAULT_BUFFER_BYTES",
@@ -120,6 +129,10 @@ class LakeSink:
     The settings are checked here, not at the first write: an invalid prefix or
     stream name raises :class:`~producer.errors.ConfigError`, and a ``root`` that
     cannot be created or written raises :class:`~producer.errors.SinkError`.
+
+    With ``world``, the world's dimension tables are written under ``dims/`` here too
+    (unless the lake already has them), and a lake holding another world's raises
+    :class:`~producer.errors.ConfigError` naming the lake and both worlds.
     """
 
     name = "lake"
@@ -136,6 +149,7 @@ class LakeSink:
         clock: EpochClock | None = None,
         uuid_factory: Callable[[], str] | None = None,
         random_string: Callable[[], str] | None = None,
+        world: WorldConfig | None = None,
     ) -> None:
         if not _STREAM_NAME.fullmatch(stream):
             msg = f"invalid stream name {stream!r}: 1 to 64 letters, digits, '_', '.' or '-'"
@@ -152,6 +166,10 @@ class LakeSink:
         self.buffer_bytes = buffer_bytes
         self.buffer_interval_s = buffer_interval_s
         self.gzip = gzip
+        #: The world whose dimension tables go under ``dims/`` (None: no dimension tables).
+        self.world = world
+        #: The dimension tables are in place (written, or found to be this world's).
+        self.dims_ready = world is None
         self._clock: EpochClock = clock or time.time
         self._uuid: Callable[[], str] = uuid_factory or _uuid4
         self._random_string: Callable[[], str] = random_string or _random_string
@@ -217,6 +235,39 @@ class LakeSink:
 
     def _check_destination(self) -> None:
         _check_writable(self.root)
+        world_file = self.root / WORLD_KEY
+        try:
+            existing = world_file.read_bytes() if world_file.is_file() else None
+        except OSError as exc:
+            msg = f"cannot read '{world_file}': {exc.strerror or exc}"
+            raise SinkError(msg) from exc
+        for key, body in self._dims_to_write(existing):
+            path = self.root / key
+            try:
+                _write_object(path, body)
+            except OSError as exc:
+                msg = f"cannot write lake object '{path}': {exc.strerror or exc}"
+                raise SinkError(msg) from exc
+        self.dims_ready = True
+
+    def _where(self) -> str:
+        """The destination, as error messages name it."""
+        return f"lake '{self.root}'"
+
+    def _dims_to_write(self, existing: bytes | None) -> list[tuple[str, bytes]]:
+        """The dims objects to write, given the ``world.json`` already there (if any).
+
+        None to write when there is no world or the destination has this world's;
+        :class:`~producer.errors.ConfigError` when it has another world's.
+        """
+        if self.world is None:
+            return []
+        if existing is not None:
+            check_world(existing, self.world, where=self._where())
+            return []
+        from producer.generation.world import World
+
+        return dims_objects(World(self.world))
 
     async def _store(self, key: str, body: bytes, *, lost: int) -> None:
         """Write one object (the S3 sink puts it in a bucket instead)."""

@@ -95,8 +95,10 @@ def _aws_options(settings: Settings) -> AwsOptions:
 
 
 def _layout(settings: Settings, clock: EpochClock) -> dict[str, Any]:
-    """What the lake and the S3 sink share: Firehose's object layout and buffering."""
+    """What the lake and the S3 sink share: Firehose's object layout and buffering, and the
+    world whose dimension tables go beside the raw zone."""
     return {
+        "world": settings.world_config() if settings.write_dims else None,
         "stream": settings.stream,
         "prefix": settings.prefix,
         "buffer_bytes": settings.buffer_bytes,

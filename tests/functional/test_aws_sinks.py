@@ -20,8 +20,13 @@ from collections import Counter
 from pathlib import Path
 
 import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from producer.generation.identity import world_id
+from producer.generation.world import World, WorldConfig
+from producer.sinks.dims import DIM_TABLES, table_key
 from tests.support.aws_runs import (
     BOTOCORE,
     BUCKET,
@@ -230,10 +235,72 @@ def test_s3_sink_writes_firehose_layout_objects(aws: str, tmp_path: Path) -> Non
         for p in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
         for o in p.get("Contents", [])
     ]
-    assert keys and all(
-        k.startswith("raw/netflix/ingest_year=2026/01/27/0") and k.endswith(".gz") for k in keys
+    events = [k for k in keys if not k.startswith("raw/dims/")]
+    assert events and all(
+        k.startswith("raw/netflix/ingest_year=2026/01/27/0") and k.endswith(".gz") for k in events
     )
-    assert len(s3_records("raw/")) == 20_000
+    # Beside the raw zone, the run's world: its dimension tables and identity, nothing else.
+    assert sorted(set(keys) - set(events)) == sorted(
+        ["raw/dims/world.json", *(f"raw/{table_key(t)}" for t in DIM_TABLES)]
+    )
+    assert len(s3_records("raw/netflix/")) == 20_000
+
+
+def _bucket_objects(prefix: str) -> dict[str, tuple[bytes, object]]:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    out: dict[str, tuple[bytes, object]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            out[obj["Key"]] = (
+                s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read(),
+                obj["LastModified"],
+            )
+    return out
+
+
+@pytest.mark.parametrize("check", [(), ("--no-check",)])
+def test_s3_sink_dims_are_the_world_once_and_another_world_is_refused(
+    aws: str, tmp_path: Path, check: tuple[str, ...]
+) -> None:
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    world = ("--seed", "5", "--accounts", "2000", "--titles", "120")
+    common = (
+        "--sink",
+        "s3",
+        "--bucket",
+        f"s3://{BUCKET}/raw/",
+        "--count",
+        "500",
+        "--start",
+        "2026-01-27",
+        *check,
+    )
+    code, _, err = run_json(tmp_path, *common, *world)
+    assert code == 0, err
+    dims = _bucket_objects("raw/dims/")
+    exported = World(WorldConfig(seed=5, accounts=2000, titles=120)).export(tmp_path / "export")
+    for path in exported:
+        body = dims[f"raw/{table_key(path.stem)}"][0]
+        assert pq.read_table(pa.BufferReader(body)).equals(pq.read_table(path)), path.stem
+    identity = json.loads(dims["raw/dims/world.json"][0])
+    assert identity["world_id"] == world_id(WorldConfig(seed=5, accounts=2000, titles=120))
+    assert identity["settings"]["seed"] == 5
+
+    # The same world again: its events land, its dims are left as they were.
+    code, _, err = run_json(tmp_path, *common, *world)
+    assert code == 0, err
+    assert _bucket_objects("raw/dims/") == dims
+    assert len(s3_records("raw/netflix/")) == 1000
+
+    # Another world: refused in one line naming the bucket and both worlds, nothing lands.
+    code, _, err = run_json(tmp_path, *common, "--seed", "6", "--accounts", "2000", "--titles", "120")
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert f"bucket 's3://{BUCKET}/raw/'" in lines[0] and identity["world_id"] in lines[0]
+    assert "seed 6" in lines[0]
+    assert _bucket_objects("raw/dims/") == dims
+    assert len(s3_records("raw/netflix/")) == 1000
 
 
 @pytest.mark.parametrize("bad", [["--sink", "s3"], ["--sink", "kinesis", "--partition-key", "title"]])

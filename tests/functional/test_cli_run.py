@@ -44,8 +44,9 @@ def producer(*args: str, **kwargs) -> subprocess.Popen:
 
 
 def lake_objects(root: Path) -> dict[str, bytes]:
+    """The raw zone's objects (the world's dims/ beside it are Parquet, not events)."""
     out = {}
-    for p in sorted(root.rglob("*")):
+    for p in sorted((root / "netflix").rglob("*")):
         if p.is_file() and not p.name.startswith("."):
             data = p.read_bytes()
             out[str(p.relative_to(root))] = gzip.decompress(data) if p.suffix == ".gz" else data
@@ -85,6 +86,10 @@ def test_realtime_run_at_500_per_second_into_the_lake(tmp_path: Path) -> None:
     assert all(start - 0.0005 <= e["event_ts"] < start + 3.0005 for e in events)
     assert len({e["event_id"] for e in events}) == 1500
     assert not list(lake.rglob(".*")), "no temporary files remain"
+    # The run's world is beside the events, once.
+    world = json.loads((lake / "dims" / "world.json").read_text())
+    assert world["settings"]["seed"] == 21
+    assert sorted(p.name for p in lake.iterdir()) == ["dims", "netflix"]
 
 
 def lake_lines(root: Path) -> int:

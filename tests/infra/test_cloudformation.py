@@ -604,3 +604,20 @@ def test_outputs_are_what_the_producer_needs(template: dict[str, Any]) -> None:
     assert outputs["DeliveryStreamArn"]["Value"] == {"Fn::GetAtt": ["DeliveryStream", "Arn"]}
     assert outputs["ProducerPolicyArn"]["Value"] == {"Ref": "ProducerPolicy"}
     assert sub(outputs["RawZoneUrl"]["Value"]) == f"s3://${{DataLakeBucket}}/{raw_zone()}"
+
+
+def test_dimension_tables_are_the_dims_the_producer_writes(resources: dict[str, Any]) -> None:
+    from producer.sinks.dims import DIM_COLUMNS, GLUE_TABLES, table_key
+
+    tables = {
+        r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Glue::Table"
+    }
+    for name, columns in DIM_COLUMNS.items():
+        table = tables[GLUE_TABLES[name]]
+        assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == list(columns)
+        location = table["StorageDescriptor"]["Location"]["Fn::Sub"]
+        # The folder of the table's one Parquet object, as the s3 sink keys it.
+        assert location == "s3://${DataLakeBucket}/" + table_key(name).rsplit("/", 1)[0] + "/"
+        assert table["Parameters"]["classification"] == "parquet"

@@ -2,7 +2,10 @@
 
 The same key layout, buffering and GZIP as the lake (it *is* the lake sink, storing
 with ``PutObject``): the way to backfill months of history into the raw zone
-without paying for Firehose ingestion.
+without paying for Firehose ingestion. With a world, the dimension tables and
+``world.json`` go under ``<root prefix>dims/`` in the bucket, as the lake writes them
+under its directory: checked and written in :meth:`S3Sink.open`, or before the first
+object when the start-up check is off.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from producer.delivery.retry import RetryPolicy
 from producer.errors import ConfigError, SinkError
 from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
+from producer.sinks.dims import WORLD_KEY
 from producer.sinks.lake import LakeSink
 
 __all__ = ["S3Sink", "parse_bucket"]
@@ -55,9 +59,45 @@ class S3Sink(LakeSink):
         except Exception as exc:
             err = translate_error(exc, what=f"S3 bucket '{self.bucket}'", region=self._holder.region)
             raise SinkError(err.message) from None
+        await self._place_dims(lost=0)
         return f"s3://{self.bucket}/{self.root_prefix}{self.prefix}"
 
+    def _where(self) -> str:
+        return f"bucket 's3://{self.bucket}/{self.root_prefix}'"
+
+    async def _place_dims(self, *, lost: int) -> None:
+        """Write the world's dimension tables unless the bucket has them; refuse another world's."""
+        if self.dims_ready:
+            return
+        existing = await self._get(WORLD_KEY, lost=lost)
+        for key, body in self._dims_to_write(existing):
+            await self._put(key, body, lost=lost)
+        self.dims_ready = True
+
+    async def _get(self, key: str, *, lost: int) -> bytes | None:
+        """The object at ``key`` under the root prefix, or None when there is none."""
+        full = self.root_prefix + key
+        try:
+            client = await self._holder.get()
+            response = await client.get_object(Bucket=self.bucket, Key=full)
+            async with response["Body"] as stream:
+                body: bytes = await stream.read()
+            return body
+        except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            err = translate_error(exc, what=f"S3 bucket '{self.bucket}'", region=self._holder.region)
+            msg = f"cannot read s3://{self.bucket}/{full}: {err.message}"
+            raise SinkError(msg, lost=lost) from None
+
     async def _store(self, key: str, body: bytes, *, lost: int) -> None:
+        try:
+            await self._place_dims(lost=lost)
+        except ConfigError as exc:  # another world's bucket, found mid-run: the run stops here
+            raise SinkError(str(exc), lost=lost) from None
+        await self._put(key, body, lost=lost)
+
+    async def _put(self, key: str, body: bytes, *, lost: int) -> None:
         full = self.root_prefix + key
         for attempt in range(1, self._policy.max_attempts + 1):
             try:

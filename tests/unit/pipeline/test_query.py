@@ -206,3 +206,66 @@ def test_missing_pipeline_packages_name_the_pipeline_extra(
         assert "pip install 'netflix-producer[pipeline]'" in message
         assert "pip install -e '.[pipeline]'" in message
         assert "==" not in message, "no pinned package of its own: the extra pins it"
+
+
+# -- the world's dimension tables beside the processed table ---------------------------------
+
+
+def _lake_with_dims(tmp_path: Path, seed: int) -> tuple[Path, list[int], dict[int, str]]:
+    """A lake whose dims are world ``seed``'s and whose events play three of its titles."""
+    import asyncio
+
+    from producer.generation.world import World, WorldConfig
+    from producer.sinks.lake import LakeSink
+
+    lake = tmp_path / "lake"
+    config = WorldConfig(seed=seed, accounts=300, titles=50)
+    asyncio.run(LakeSink(root=lake, world=config).aclose())
+    playables = World(config).tables()["playables"]
+    names = {int(str(t)): str(n) for t, n in zip(playables["title_id"], playables["title_name"], strict=True)}
+    ids = list(names)[:3]
+    rows = [
+        row(
+            f"e{i}",
+            "PLAY_START",
+            1769472000.0 + i,
+            title_id=ids[i % 3] if i < 5 else ids[0],
+            user_id=10_000_000,
+        )
+        for i in range(9)
+    ]
+    write_partition(lake / "processed", "2026-01-27", rows)
+    return lake, ids, names
+
+
+def test_top_titles_over_a_lake_with_dims_shows_the_names(tmp_path: Path) -> None:
+    lake, ids, names = _lake_with_dims(tmp_path, seed=42)
+    table = invoke("query", "top-titles", "--processed", str(lake / "processed"), "--format", "json")
+    assert table.exit_code == 0, table.output
+    top = json.loads(table.output)
+    assert top[0] == {"title_id": ids[0], "title_name": names[ids[0]], "views": 6}
+    assert {r["title_name"] for r in top} == {names[i] for i in ids}
+    with LocalAthena(lake / "processed", dims=lake / "dims") as athena:
+        assert athena.world_id is not None and len(athena.world_id) == 12
+        for query in ("plays_by_genre", "plays_by_plan"):
+            result = athena.run(find_query(query).read_text())
+            assert sum(r[2] for r in result.rows) == 9, query  # every play found its dims
+
+
+def test_without_dims_the_names_are_empty_not_an_error(processed: Path) -> None:
+    with LocalAthena(processed, dims=processed.parent / "dims") as athena:
+        assert athena.world_id is None
+        assert athena.run(find_query("top_titles").read_text()).rows == ((80000001, None, 1),)
+
+
+def test_dims_of_another_world_are_refused_not_joined(tmp_path: Path) -> None:
+    lake, _, _ = _lake_with_dims(tmp_path, seed=42)
+    other, _, _ = _lake_with_dims(tmp_path / "other", seed=1)
+    result = invoke(
+        "query", "top-titles", "--processed", str(lake / "processed"), "--dims", str(other / "dims")
+    )
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert f"the dims under '{other / 'dims'}'" in lines[0]
+    assert "not the world of the events" in lines[0] and "3 of their 3 title ids" in lines[0]
