@@ -9,8 +9,12 @@ Both report events/s of wall time and events per CPU-second of this process
 (``time.process_time``); the CPU figure is the "one core" number and holds up when
 the machine is busy.
 
-    .venv/bin/python bench/generate.py                 # 10M events, 200k baseline, 3 runs each
+    .venv/bin/python bench/generate.py                 # 10M events, 200k baseline, 3 runs each,
+                                                       # then 1M events at each rate of the sweep
     .venv/bin/python bench/generate.py --quick         # a few seconds, smoke check
+
+The sweep runs the same path at 20/s, 200/s, 2k/s, 50k/s and 1M/s of simulated time:
+the cost per event must not depend on the rate (the slowest within 1.5x of the fastest).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from producer.runtime.rate import constant
 START_EPOCH = 1_788_436_800.0
 TARGET_EVENTS_PER_CORE_S = 600_000
 TARGET_SPEEDUP = 15.0
+SWEEP_RATES = (20.0, 200.0, 2_000.0, 50_000.0, 1_000_000.0)
+TARGET_SWEEP_SPREAD = 1.5
 
 
 def bench_library(*, events: int, rate: float, accounts: int, seed: int) -> dict[str, Any]:
@@ -158,9 +164,13 @@ def main() -> None:
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs of each; the medians are shown (default 3)"
     )
+    parser.add_argument(
+        "--sweep-events", type=int, default=1_000_000, help="events at each rate of the sweep (default 1M)"
+    )
     parser.add_argument("--quick", action="store_true", help="small run for smoke checks (a few seconds)")
     args = parser.parse_args()
     if args.quick:
+        args.sweep_events = min(args.sweep_events, 100_000)
         args.events = min(args.events, 200_000)
         args.baseline_events = min(args.baseline_events, 10_000)
         args.accounts = min(args.accounts, 25_000)
@@ -223,6 +233,33 @@ def main() -> None:
         ("speed-up (wall)", f"{ratio_wall:.1f}x", "", ""),
     ]
     print_table("generation + encoding, one process", ("figure", "value", "target", ""), rows)
+
+    sweep = [
+        bench_library(events=args.sweep_events, rate=rate, accounts=args.accounts, seed=args.seed)
+        for rate in SWEEP_RATES
+    ]
+    per_cpu = [r["events_per_cpu_s"] for r in sweep]
+    spread = max(per_cpu) / max(min(per_cpu), 1)
+    sweep_rows = [
+        (
+            f"{r['simulated_rate']:,.0f}/s",
+            f"{r['events_per_cpu_s']:,}",
+            f"{r['setup_cpu_s']} s",
+            f"{r['pool_viewers']:,}" + (" (capped)" if r["pool_capped"] else ""),
+            f">= {TARGET_EVENTS_PER_CORE_S:,}",
+            verdict(r["events_per_cpu_s"] >= TARGET_EVENTS_PER_CORE_S),
+        )
+        for r in sweep
+    ]
+    sweep_rows.append(
+        ("slowest to fastest", f"{spread:.2f}x", "", "", f"<= {TARGET_SWEEP_SPREAD}x",
+         verdict(spread <= TARGET_SWEEP_SPREAD))
+    )  # fmt: skip
+    print_table(
+        f"by simulated rate ({args.sweep_events:,} events each, set-up excluded)",
+        ("rate", "ev per CPU-s", "set-up CPU", "viewers", "target", ""),
+        sweep_rows,
+    )
     write_results(
         "generate",
         {
@@ -234,11 +271,28 @@ def main() -> None:
             "baseline_events_per_cpu_s_runs": [r["events_per_cpu_s"] for r in bases],
             "speedup_cpu": round(ratio_cpu, 2),
             "speedup_wall": round(ratio_wall, 2),
+            "sweep": [
+                {
+                    k: r[k]
+                    for k in (
+                        "simulated_rate",
+                        "events",
+                        "events_per_cpu_s",
+                        "setup_cpu_s",
+                        "pool_viewers",
+                        "pool_capped",
+                    )
+                }
+                for r in sweep
+            ],
+            "sweep_spread": round(spread, 2),
             "targets": {
                 "events_per_cpu_s": TARGET_EVENTS_PER_CORE_S,
                 "speedup": TARGET_SPEEDUP,
                 "events_per_cpu_s_met": lib["events_per_cpu_s"] >= TARGET_EVENTS_PER_CORE_S,
                 "speedup_met": ratio_cpu >= TARGET_SPEEDUP,
+                "sweep_spread": TARGET_SWEEP_SPREAD,
+                "sweep_met": spread <= TARGET_SWEEP_SPREAD and min(per_cpu) >= TARGET_EVENTS_PER_CORE_S,
             },
         },
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["uuid_bytes", "uuid_strings"]
+__all__ = ["uuid_bytes", "uuid_strings", "uuid_text"]
 
 # Each byte value as its two hex digits, read as one uint16 (machine byte order).
 _HEX2 = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype=np.uint16)
@@ -31,9 +31,15 @@ def _splitmix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 
 def uuid_bytes(key: int, counters: npt.NDArray[np.int64]) -> list[bytes]:
     """UUID v4 text (ASCII bytes) for each counter, keyed by ``key`` (a hash of seed and stream)."""
-    n = len(counters)
-    if n == 0:
+    if len(counters) == 0:
         return []
+    out: list[bytes] = uuid_text(key, counters).view("S36").ravel().tolist()
+    return out
+
+
+def uuid_text(key: int, counters: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+    """The UUID text of :func:`uuid_bytes` as an ``(n, 36)`` array of ASCII codes."""
+    n = len(counters)
     k = np.uint64(key & 0xFFFFFFFFFFFFFFFF)
     with np.errstate(over="ignore"):
         hi = _splitmix(counters.astype(np.uint64) ^ k)
@@ -53,8 +59,7 @@ def uuid_bytes(key: int, counters: npt.NDArray[np.int64]) -> list[bytes]:
     text[:, [8, 13, 18, 23]] = ord("-")
     for col, first, width in _GROUPS:
         text[:, col : col + width] = digits[:, first : first + width]
-    out: list[bytes] = text.view("S36").ravel().tolist()
-    return out
+    return text
 
 
 def uuid_strings(key: int, counters: npt.NDArray[np.int64]) -> list[str]:

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from producer.generation.geo import local_activity
-from producer.generation.ids import uuid_bytes
+from producer.generation.ids import uuid_bytes, uuid_text
 from producer.generation.schema import DEVICE_TYPES, EventType
 from producer.generation.world import World
 from producer.runtime.rate import Schedule
@@ -122,6 +122,47 @@ class SessionParams:
     #: Start the run with sittings already in progress (steady state from the first
     #: second). Those sessions' earlier events, PLAY_START included, predate the run.
     warm_start: bool = True
+
+
+def _heads(
+    sids: npt.NDArray[np.uint8], users: npt.ArrayLike, profiles: npt.ArrayLike, titles: npt.ArrayLike
+) -> npt.NDArray[np.bytes_]:
+    """Each session's ``"session_id":...,"user_id":...,"profile_id":...,"title_id":...,``
+    fragment, built as one array of ASCII codes (no per-session Python work)."""
+    n = len(sids)
+    fields = [np.asarray(users, dtype=np.int64), np.asarray(profiles, dtype=np.int64),
+              np.asarray(titles, dtype=np.int64)]  # fmt: skip
+    widths = [_digits(f) for f in fields]
+    parts: list[npt.NDArray[np.uint8] | bytes] = [b'"session_id":"', sids, b'","user_id":']
+    for name, values, width in zip((b',"profile_id":', b',"title_id":', b","), fields, widths, strict=True):
+        if width is None:  # ids of several lengths in this batch: format them one by one
+            text = b'"session_id":"%s","user_id":%d,"profile_id":%d,"title_id":%d,'
+            rows = zip(sids.view("S36").ravel().tolist(), *(f.tolist() for f in fields), strict=True)
+            return np.array([text % row for row in rows], dtype=np.bytes_)
+        powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+        parts.append(((values[:, None] // powers) % 10 + 48).astype(np.uint8))
+        parts.append(name)
+    total = sum(p.shape[1] if isinstance(p, np.ndarray) else len(p) for p in parts)
+    out = np.empty((n, total), dtype=np.uint8)
+    col = 0
+    for p in parts:
+        if isinstance(p, np.ndarray):
+            out[:, col : col + p.shape[1]] = p
+            col += p.shape[1]
+        else:
+            out[:, col : col + len(p)] = np.frombuffer(p, dtype=np.uint8)
+            col += len(p)
+    return out.view(f"S{total}").ravel()
+
+
+def _digits(values: IntArray) -> int | None:
+    """The number of decimal digits every value has, or None if they differ (or are negative)."""
+    if not len(values):
+        return 1
+    lo, hi = int(values.min()), int(values.max())
+    if lo < 0 or len(str(lo)) != len(str(hi)):
+        return None
+    return len(str(hi))
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,13 +417,13 @@ class SessionGenerator:
 
         serial = np.arange(self._sessions_started, self._sessions_started + n, dtype=np.int64)
         self._sessions_started += n
-        sids = uuid_bytes(self._session_key, serial)
         profiles = self.profile[slots]
-        users = pop.account_user_id[pop.profile_account[profiles]].tolist()
-        pidx = pop.profile_index[profiles].tolist()
-        tids = cat.playable_id[playables].tolist()
-        head = b'"session_id":"%s","user_id":%d,"profile_id":%d,"title_id":%d,'.__mod__
-        self.head[slots] = list(map(head, zip(sids, users, pidx, tids, strict=True)))
+        self.head[slots] = _heads(
+            uuid_text(self._session_key, serial),
+            pop.account_user_id[pop.profile_account[profiles]],
+            pop.profile_index[profiles],
+            cat.playable_id[playables],
+        )
         country = pop.profile_country[profiles].astype(np.int64)
         app = pop.profile_app[profiles].astype(np.int64)
         self.tail[slots] = (device * self._n_countries + country) * self._n_apps + app
