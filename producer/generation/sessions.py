@@ -114,7 +114,7 @@ class SessionParams:
     #: Share of plays starting from a resume point rather than 0.
     resume_share: float = 0.3
     #: After a finished episode, probability the next one autoplays; cap per sitting.
-    autoplay_prob: float = 0.55
+    autoplay_prob: float = 0.9
     max_episodes_per_sitting: int = 8
     #: Browsing before a sitting's first PLAY_START, and the autoplay countdown.
     browse_s: tuple[float, float] = (20.0, 90.0)
@@ -751,7 +751,9 @@ class SessionGenerator:
             new = np.clip(pos[s] + sign * dist, 0.0, dur[s] - 1000.0).round()
             shift = new - pos[s]
             sl = idx[s]
-            self.stop_pos[sl] = np.clip(self.stop_pos[sl] + shift, new + 1000.0, dur[s])
+            # A viewer who means to watch to the end still does after a seek.
+            to_end = self.stop_pos[sl] >= dur[s]
+            self.stop_pos[sl] = np.where(to_end, dur[s], np.clip(self.stop_pos[sl] + shift, new + 1000.0, dur[s]))
             pos[s] = new
 
         part = None
