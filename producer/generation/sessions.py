@@ -231,7 +231,7 @@ class SessionGenerator:
     CORRECTION_S = 1800.0
     #: Newcomers are at most this share of a window's events: a steep ramp is met by
     #: more active viewers while the audience grows.
-    MAX_ARRIVAL_SHARE = 0.4
+    MAX_ARRIVAL_SHARE = 0.3
     #: Activity is at most 2^(this/4) (a million): beyond, the rate falls short.
     MAX_ACTIVITY_STEP = 80
 
@@ -592,23 +592,29 @@ class SessionGenerator:
         # would swing the rate from window to window.
         demand = max(wanted / w + behind / max(self.CORRECTION_S, 4.0 * w), 0.0)
         cap = self.max_concurrent
-        if demand > cap * self.per_viewer_rate or self.activity > 1.0:
-            # Activity scales a viewer's event rate: the one at which the cap meets the
-            # demand, corrected by how the measured rate differs from the calibrated one.
-            bias = self.per_viewer_rate / self._natural_rate(self.activity)
-            activity = self._activity_for(demand / cap / bias)
-            if abs(activity / self.activity - 1.0) > 0.01:
-                self._rescale(t0, self.activity / activity)
-                self.activity = activity
-                self.per_viewer_rate = self._natural_rate(activity) * bias
-        target = demand / self.per_viewer_rate
+        # The measured rate against the calibrated one at the current activity.
+        bias = self.per_viewer_rate / self._natural_rate(self.activity)
+        # Viewers needed at reference behaviour, and how many can join this window.
+        goal = min(cap, max(1, math.ceil(demand / (self._natural_rate(1.0) * bias))))
+        active = goal if not self._started else self.active_slots
+        most = max(1, math.ceil(self.MAX_ARRIVAL_SHARE * wanted))
+        need = min(goal - active, most) if goal > active else 0
+        activity = 1.0
+        if goal == cap or need == most:
+            # The pool cannot give the rate at reference behaviour (the population's cap,
+            # or an audience growing faster than newcomers may arrive): the viewers
+            # there are become more active. Newcomers bring their PLAY_STARTs besides.
+            pool = active + need / 2.0
+            activity = self._activity_for(max(demand * w - need, 0.0) / (w * pool * bias))
+        if abs(activity / self.activity - 1.0) > 0.01 or (activity == 1.0 and self.activity != 1.0):
+            self._rescale(t0, self.activity / activity)
+            self.activity = activity
+            self.per_viewer_rate = self._natural_rate(activity) * bias
         if not self._started:
             self._started = True
-            self._fill(min(cap, max(1, math.ceil(target))), t0)
-        active = self.active_slots
-        target = min(cap, max(1, math.ceil(target)))
-        if target > active:
-            need = min(target - active, max(1, math.ceil(self.MAX_ARRIVAL_SHARE * wanted)))
+            self._fill(goal, t0)
+            return
+        if need:
             free = np.flatnonzero(self.state == _IDLE)
             if len(free) < need:
                 old = self._cap
@@ -618,11 +624,8 @@ class SessionGenerator:
             # Sittings arrive over the window as a Poisson process: uniform given their count.
             due = np.sort(t0 + self._rng.random(need) * w)
             self._start_sittings(slots, due, t0)
-            self._excess = 0
-            self._arrived = need
-        else:
-            self._excess = active - target
-            self._arrived = 0
+        self._excess = max(active - goal, 0)
+        self._arrived = need
 
     def _rescale(self, at: float, factor: float) -> None:
         """Stretch the pending wait of every playing viewer's next pause, seek or stall by
@@ -680,7 +683,12 @@ class SessionGenerator:
         self.schedule = schedule
 
     def _window_s(self, t0: float) -> float:
-        rate = self.schedule.rate_at(t0 - self.schedule.start)
+        rate_at = self.schedule.rate_at
+        offset = t0 - self.schedule.start
+        rate = rate_at(offset)
+        if rate > 0:
+            # A rising rate: size the window by where it gets to.
+            rate = max(rate, rate_at(offset + min(self.MAX_WINDOW_S, self.window_events / rate)))
         if rate <= 0:
             return self.MAX_WINDOW_S
         return min(self.MAX_WINDOW_S, max(self.MIN_WINDOW_S, self.window_events / rate))
@@ -753,7 +761,8 @@ class SessionGenerator:
             sl = idx[s]
             # A viewer who means to watch to the end still does after a seek.
             to_end = self.stop_pos[sl] >= dur[s]
-            self.stop_pos[sl] = np.where(to_end, dur[s], np.clip(self.stop_pos[sl] + shift, new + 1000.0, dur[s]))
+            shifted = np.clip(self.stop_pos[sl] + shift, new + 1000.0, dur[s])
+            self.stop_pos[sl] = np.where(to_end, dur[s], shifted)
             pos[s] = new
 
         part = None

@@ -1,0 +1,96 @@
+"""Every event on its viewer's own clock, and the rate a target the viewers are steered to."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from producer.generation.schema import EventType
+from producer.generation.sessions import EventBlock, SessionGenerator
+from producer.generation.world import World, WorldConfig
+from producer.runtime.rate import constant, ramp
+
+START = 1_769_472_000.0  # 2026-01-27T00:00:00Z
+
+
+def blocks_until(gen: SessionGenerator, end: float) -> list[EventBlock]:
+    out = []
+    while not out or out[-1].event_ts[-1] < end:
+        out.append(gen.next_block())
+    return out
+
+
+def columns(blocks: list[EventBlock]) -> dict[str, np.ndarray]:
+    return {
+        "ts": np.concatenate([b.event_ts for b in blocks]),
+        "type": np.concatenate([b.event_type for b in blocks]),
+        "pos": np.concatenate([b.position_ms for b in blocks]),
+        "seq": np.concatenate([b.seq for b in blocks]),
+        "session": np.unique(
+            np.concatenate([np.array(b.head, dtype=object) for b in blocks]), return_inverse=True
+        )[1],
+    }
+
+
+@pytest.fixture(scope="module")
+def two_hours() -> dict[str, np.ndarray]:
+    world = World(WorldConfig(seed=11))
+    gen = SessionGenerator(world, constant(200.0).bind(START), seed=11)
+    return columns(blocks_until(gen, START + 7200.0))
+
+
+@pytest.mark.slow  # 1.4M events
+def test_the_playhead_moves_by_exactly_the_time_played(two_hours: dict[str, np.ndarray]) -> None:
+    c = two_hours
+    order = np.lexsort((c["seq"], c["session"]))
+    s, t, ty, pos, seq = (c[k][order] for k in ("session", "ts", "type", "pos", "seq"))
+    same = s[1:] == s[:-1]
+    assert np.all(seq[1:][same] == seq[:-1][same] + 1)  # no gaps, no repeats
+    # No event after PLAY_STOP in a session.
+    assert not np.any(same & (ty[:-1] == EventType.PLAY_STOP.value))
+    # After PLAY_START, RESUME, BUFFER_END or a SEEK the viewer plays until the next
+    # event (a SEEK reports where it landed): the playhead moved by the time played.
+    playing = np.isin(ty[:-1], [EventType.PLAY_START.value, EventType.RESUME.value,
+                                EventType.BUFFER_END.value, EventType.SEEK.value])  # fmt: skip
+    pairs = same & playing & (ty[1:] != EventType.SEEK.value)
+    played = np.rint((t[1:] - t[:-1]) * 1000.0)
+    assert pairs.sum() > 400_000
+    assert np.array_equal((pos[1:] - pos[:-1])[pairs], played[pairs])
+    # Paused or buffering, it does not move.
+    still = same & np.isin(ty[:-1], [EventType.PAUSE.value, EventType.BUFFER_START.value])
+    still &= ty[1:] != EventType.SEEK.value
+    assert np.all(pos[1:][still] == pos[:-1][still])
+
+
+@pytest.mark.slow
+def test_the_events_follow_the_rate_per_hour_and_per_minute(two_hours: dict[str, np.ndarray]) -> None:
+    ts = two_hours["ts"]
+    assert np.all(np.diff(ts) >= 0)
+    hours = np.bincount(((ts - START) // 3600).astype(np.int64))[:2]
+    assert np.all(np.abs(hours / (200.0 * 3600) - 1) < 0.01), hours
+    minutes = np.bincount(((ts - START) // 60).astype(np.int64))[:120]
+    err = np.abs(minutes / (200.0 * 60) - 1)
+    assert np.percentile(err, 95) < 0.03, np.sort(err)[-5:]
+    # Not a schedule: the gaps between consecutive events vary.
+    assert np.std(np.diff(ts[:10_000])) > 0.001
+
+
+@pytest.mark.slow
+def test_past_the_population_viewers_become_more_active_and_the_rate_holds() -> None:
+    world = World(WorldConfig(seed=5, accounts=20_000, titles=2_000))
+    gen = SessionGenerator(world, constant(20_000.0).bind(START), seed=5)
+    c = columns(blocks_until(gen, START + 30.0))
+    assert gen.activity > 5.0
+    per_10s = np.bincount(((c["ts"] - START) // 10).astype(np.int64))[:3]
+    assert np.all(np.abs(per_10s / 200_000.0 - 1) < 0.03), per_10s
+
+
+@pytest.mark.slow
+def test_a_ramp_grows_the_audience_without_flooding_play_starts() -> None:
+    world = World(WorldConfig(seed=2))
+    gen = SessionGenerator(world, ramp(100.0, 2_000.0, 300.0).bind(START), seed=2)
+    c = columns(blocks_until(gen, START + 300.0))
+    inside = c["ts"] < START + 300.0
+    share = np.mean(c["type"][inside] == EventType.PLAY_START.value)
+    assert share <= 0.45
+    assert np.sum(inside) == pytest.approx(0.5 * (100 + 2_000) * 300, rel=0.03)
