@@ -889,9 +889,11 @@ def pipeline_command(
         flags["start"] = today.isoformat()
     if settings.count is None and settings.duration_s is None and settings.end is None:
         flags["count"] = "20000"
-    if lake_dir is None and settings.lake_dir == Path("./lake"):
-        # Not told where (flag, environment or scenario): a lake of this run's own, so
-        # that earlier runs' events (the README's other examples) never mix into it.
+    shipped = {Path("./lake"), Path(f"./lake-{settings.scenario}")}
+    if lake_dir is None and settings.lake_dir in shipped:
+        # Not told where (flag, environment or a scenario of one's own): a lake of this
+        # run's own, so that earlier runs' events (the README's other examples, the
+        # scenario's own runs) never mix into it.
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         flags["lake_dir"] = str(Path("lake-pipeline") / (settings.scenario or "default") / stamp)
     if len(flags) > 1 + (lake_dir is not None) + (count is not None):
