@@ -37,7 +37,9 @@ class Run:
         self.count = count
         self.faults: dict[str, int] = summary["faults"]
         self.objects = sorted(
-            p for p in (tmp_path / "lake").rglob("*") if p.is_file() and not p.name.startswith(".")
+            p
+            for p in (tmp_path / "lake" / "netflix").rglob("*")
+            if p.is_file() and not p.name.startswith(".")
         )
         self.lines = [line for p in self.objects for line in _read(p).splitlines()]
         dead = tmp_path / "dead-letters.ndjson"
