@@ -481,7 +481,9 @@ def reference_queries(rows: list[dict[str, Any]]) -> dict[str, list[tuple[Any, .
         (t, n, round(100.0 * n / len(rows), 2)) for t, n in sorted(types_.items(), key=lambda kv: -kv[1])
     ]
     plays = Counter(r["title_id"] for r in rows if r["event_type"] == "PLAY_START")
-    out["top_titles"] = sorted(plays.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    # Names come from the world's dims; this lake's processed table has none beside it.
+    top = sorted(plays.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    out["top_titles"] = [(title, None, views) for title, views in top]
     events = Counter(r["country"] for r in rows)
     users: dict[Any, set[int]] = defaultdict(set)
     for r in rows:
@@ -536,11 +538,18 @@ def same(actual: tuple[Any, ...], wanted: tuple[Any, ...]) -> bool:
     return True
 
 
+#: Queries that join the world's dimension tables (see tests/unit/pipeline/test_query.py).
+DIMENSION_QUERIES = frozenset({"plays_by_genre", "plays_by_plan"})
+
+
 def test_every_query_runs_on_duckdb_and_matches_the_reference(first: Run, expected: Reference) -> None:
     wanted = reference_queries(expected.rows)
-    assert set(named_queries()) == set(wanted), "a query without a reference here"
+    # The queries over the world's dimension tables are checked against a lake with
+    # dims in tests/unit/pipeline/test_query.py; this lake's ETL output has none.
+    queries = {n: p for n, p in named_queries().items() if n not in DIMENSION_QUERIES}
+    assert set(queries) == set(wanted), "a query without a reference here"
     with LocalAthena(first.processed) as athena:
-        for name, path in named_queries().items():
+        for name, path in queries.items():
             result = athena.run(path.read_text(encoding="utf-8"))
             assert not result.translated, name
             rows = [tuple(r) for r in result.rows]
