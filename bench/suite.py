@@ -170,6 +170,23 @@ FIGURES: tuple[Figure, ...] = (
         _times(1),
         Target(15.0, True, "≥ 15×"),
     ),
+    *(
+        Figure(
+            "generate.py",
+            f"{name}: events per CPU-s (generation + encoding, set-up excluded)",
+            lambda f, i=i: f["sweep"][i]["events_per_cpu_s"],
+            _count,
+            Target(600_000, True, "≥ 600,000"),
+        )
+        for i, name in enumerate(("20/s", "200/s", "2,000/s", "50,000/s", "1M/s"))
+    ),
+    Figure(
+        "generate.py",
+        "by rate: slowest to fastest",
+        lambda f: f["sweep_spread"],
+        _times(2),
+        Target(1.5, False, "≤ 1.5×"),
+    ),
     Figure(
         "memory.py",
         "peak RSS (VmHWM), 1M profiles, 10M events",
