@@ -25,7 +25,12 @@ def results() -> dict[str, dict[str, Any]]:
         for r in (500.0, 5000.0, 50000.0)
     ]
     figures = {
-        "generate.py": {"library": {"events_per_cpu_s": 838_000}, "speedup_cpu": 15.6},
+        "generate.py": {
+            "library": {"events_per_cpu_s": 838_000},
+            "speedup_cpu": 15.6,
+            "sweep": [{"events_per_cpu_s": n} for n in (612_000, 655_000, 701_000, 760_000, 802_000)],
+            "sweep_spread": 1.31,
+        },
         "memory.py": {"peak_rss_mb_vmhwm": 250.2, "drift_mb_10_to_100": 2.2},
         "pacing.py": {"runs": pacing_runs},
         "ship.py": {
