@@ -93,6 +93,11 @@ class LiveView:
         t.add_row("events", f"{s.generated:,} generated  {s.delivered:,} delivered")
         t.add_row("lost", f"{s.dead_lettered:,} dead-lettered  {s.failed:,} failed")
         t.add_row("sessions", f"{s.active_sessions:,} playing  {s.viewers:,} viewers in the pool")
+        if s.activity > 1.0:
+            t.add_row("activity", f"{s.activity:,.1f}x the reference: too few viewers (raise --accounts)")
+        if s.event_lag.n:
+            lag = s.event_lag.summary()
+            t.add_row("sent", f"p50 {lag['p50']} ms  p99 {lag['p99']} ms after the event happened")
         t.add_row("batches", f"{s.batches:,}  {_bytes(s.bytes_sent)}")
         if s.calls:
             lat = s.latency.summary()
@@ -144,6 +149,11 @@ def render_summary(summary: Summary, console: Console) -> None:
             ("throttled", f"{summary.throttled:,}"),
             ("latency p50/p95/p99", f"{lat.get('p50')} / {lat.get('p95')} / {lat.get('p99')} ms"),
         ]
+    if summary.event_lag_ms:
+        lag = summary.event_lag_ms
+        rows.append(("event lag p50/p95/p99", f"{lag.get('p50')} / {lag.get('p95')} / {lag.get('p99')} ms"))
+    if summary.activity > 1.0:
+        rows.append(("activity", f"{summary.activity:,.1f}x the reference (raise --accounts)"))
     if summary.error:
         rows.append(("error", summary.error))
     for name, count in summary.event_types.items():

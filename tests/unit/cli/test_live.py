@@ -26,6 +26,8 @@ def busy_stats() -> RunStats:
     s.batches, s.bytes_sent, s.elapsed_s, s.lag_s = 2_345_678, 987_654_321_000, 98_765.4, 1234.5
     s.calls, s.retried, s.throttled, s.pace = 2_345_678, 1_234_567, 7_654_321, "sink-bound"
     s.latency.add([12.5, 250.0, 31_000.0])
+    s.event_lag.add([480.0, 512.0, 1_950.0])
+    s.activity = 1_234.5
     s.event_types = np.array([10, 20, 30, 40, 50, 60, 70], dtype=np.int64)
     return s
 
@@ -44,10 +46,21 @@ def test_live_view_fits_80_columns_without_wrapping(total: int | None) -> None:
     text = out.getvalue()
     # Labels and numbers are never cut short (only the destination may be, with an ellipsis).
     assert "achieved 987,654/s  sink-bound: sink too slow" in text, text
-    for label in ("producer", "progress" if total else "rate", "sessions", "batches", "latency", "types"):
+    labels = (
+        "producer",
+        "progress" if total else "rate",
+        "sessions",
+        "batches",
+        "latency",
+        "types",
+    )
+    for label in labels:
         assert label in text, text
     # Numbers are never cut short (only the destination may be, with an ellipsis).
-    for shown in ("123,456,789 generated", "4,567,890 dead-lettered", "1,234,567 failed", "PLAY_STOP"):
+    # The population too small for the rate says so, naming the setting to raise.
+    for shown in ("123,456,789 generated", "4,567,890 dead-lettered", "1,234,567 failed", "PLAY_STOP",
+                  "1,234.5x the reference: too few viewers (raise --accounts)",
+                  "p99 1972.54 ms after the event happened"):  # fmt: skip
         assert shown in text, text
     if total:
         assert "62%  of 200,000,000  ETA" in text
