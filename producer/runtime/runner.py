@@ -104,6 +104,8 @@ class _Events:
         self._stats = stats
         self._limit = limit
         self._until = until
+        #: The run's event count limit, if it has one.
+        self.limit = limit
         self._records: list[bytes] = []
         self._groups: list[list[tuple[bytes, int]]] = []
         self._types = np.zeros(0, dtype=np.int8)
@@ -114,6 +116,8 @@ class _Events:
         self.last_stamps = self._stamps
         #: True once the last event of the run has been taken.
         self.done = limit == 0
+        #: Which limit ended the run: "limit" (a count) or "until" (a time).
+        self.ended_by = "limit"
 
     def _next_block(self) -> None:
         block = self.generator.next_block()
@@ -122,7 +126,10 @@ class _Events:
             n = min(n, self._limit - self._seen)
         if self._until is not None:
             n = min(n, int(np.searchsorted(block.event_ts, self._until, side="left")))
-        last = n < len(block) or (self._limit is not None and self._seen + n >= self._limit)
+        by_limit = self._limit is not None and self._seen + n >= self._limit
+        last = n < len(block) or by_limit
+        if last:
+            self.ended_by = "limit" if by_limit else "until"
         if n < len(block):
             block = block.cut(n)
         self._seen += n
@@ -405,7 +412,7 @@ class _Run(RunOutputs):
             if pacer.speed is None:
                 # Let signal handlers and other tasks run between bursts.
                 await asyncio.sleep(0)
-        self.stopped_by = _limit_name(self.settings)
+        self.stopped_by = _limit_name(self.settings, events.ended_by, events.limit)
 
     async def finish(self, gen: _Generation) -> None:
         """Send the records the data faults held back, then every partial batch."""
@@ -476,9 +483,14 @@ def _limits(settings: Settings, count_before: Callable[[float], int]) -> tuple[i
     return (min(limits) if limits else None), until
 
 
-def _limit_name(settings: Settings) -> str:
-    if settings.count is not None:
-        return "count"
-    if settings.duration_s is not None:
+def _limit_name(settings: Settings, ended_by: str, limit: int | None) -> str:
+    """The limit that ended the run, by its option: count, duration or end."""
+    if ended_by == "until":  # a simulated run reached its end time
+        assert settings.start is not None
+        if settings.end is not None and (
+            settings.duration_s is None or settings.end <= settings.start + settings.duration_s
+        ):
+            return "end"
         return "duration"
-    return "end"
+    # A count: --count, or a realtime run's duration as a count on the schedule.
+    return "count" if settings.count is not None and limit == settings.count else "duration"

@@ -222,3 +222,20 @@ def test_oversize_records_are_dead_lettered_with_a_reason(tmp_path) -> None:
     dlq.close()
     line = json.loads((tmp_path / "d" / "dlq.ndjson").read_text())
     assert line["reason"] == "RecordTooLarge" and line["record"] == '{"a":1}\n'
+
+
+@pytest.mark.parametrize(
+    ("flags", "stopped_by"),
+    [
+        ({"count": "500", "end": "2026-01-27T01:00:00Z"}, "count"),
+        ({"count": "100000", "end": "2026-01-27T00:01:00Z"}, "end"),
+        ({"count": "100000", "duration": "30s"}, "duration"),
+        ({"duration": "30s", "end": "2026-01-27T01:00:00Z"}, "duration"),
+    ],
+)
+def test_the_summary_names_the_limit_that_ended_a_simulated_run(
+    small_world: World, tmp_path, flags: dict[str, str], stopped_by: str
+) -> None:
+    s = settings(tmp_path, rate="100/s", start="2026-01-27T00:00:00Z", **flags)
+    summary = asyncio.run(run(s, MemorySink(), world=small_world, clock=ManualClock()))
+    assert summary.stopped_by == stopped_by
