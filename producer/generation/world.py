@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,9 @@ from producer.errors import ConfigError
 from producer.generation.geo import COUNTRIES, Country, ZoneClock, zone_mix
 from producer.generation.identity import title_id_base, world_id
 from producer.generation.schema import DEVICE_TYPES
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "DEFAULT_DEVICE_WEIGHTS",
@@ -143,6 +147,7 @@ class TitleCatalog:
         n_films = max(1, min(n - 1, round(n * config.film_share)))
         n_seasons = n - n_films
         self.n_titles = n
+        self._names: list[str] | None = None
         self.is_film = np.zeros(n, dtype=bool)
         # Interleave films and seasons randomly so ids say nothing about the kind.
         self.is_film[rng.permutation(n)[:n_films]] = True
@@ -240,6 +245,11 @@ class TitleCatalog:
 
     def names(self) -> list[str]:
         """Title names, one per title (films and seasons), drawn once from Faker."""
+        if self._names is None:
+            self._names = self._draw_names()
+        return self._names
+
+    def _draw_names(self) -> list[str]:
         fake = Faker("en_US")
         fake.seed_instance(self._seed)
         rng = np.random.default_rng(self._seed)
@@ -400,107 +410,27 @@ class World:
         if fmt not in ("parquet", "csv"):
             msg = f"invalid --format {fmt!r}: expected parquet or csv"
             raise ConfigError(msg)
+        from producer.generation.dim_tables import write_parquet
+
         tables = self.tables()
         out.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
-        for name, columns in tables.items():
+        for name, table in tables.items():
             path = out / f"{name}.{fmt}"
             tmp = out / f".{name}.{fmt}.tmp"
             if fmt == "parquet":
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                pq.write_table(pa.table(columns), tmp, compression="snappy")
+                write_parquet(table, tmp)
             else:
                 with tmp.open("w", newline="", encoding="utf-8") as fh:
                     writer = csv.writer(fh)
-                    writer.writerow(columns)
-                    writer.writerows(zip(*columns.values(), strict=True))
+                    writer.writerow(table.column_names)
+                    writer.writerows(zip(*table.to_pydict().values(), strict=True))
             tmp.replace(path)
             written.append(path)
         return written
 
-    def tables(self) -> dict[str, dict[str, list[object]]]:
-        """The dimension tables as columns, by name: titles, playables, accounts, profiles."""
-        return {
-            "titles": self._titles_table(),
-            "playables": self._playables_table(),
-            "accounts": self._accounts_table(),
-            "profiles": self._profiles_table(),
-        }
+    def tables(self) -> dict[str, pa.Table]:
+        """The dimension tables, by name: titles, playables, accounts, profiles (Arrow)."""
+        from producer.generation.dim_tables import dim_tables
 
-    def _titles_table(self) -> dict[str, list[object]]:
-        cat = self.catalog
-        genres = [
-            FILM_GENRES[g] if f else SERIES_GENRES[g % len(SERIES_GENRES)]
-            for g, f in zip(cat.genre_index.tolist(), cat.is_film.tolist(), strict=True)
-        ]
-        return {
-            "title_index": list(range(cat.n_titles)),
-            "title_name": list(cat.names()),
-            "kind": ["film" if f else "season" for f in cat.is_film.tolist()],
-            "show_index": cat.show_index.tolist(),
-            "season_number": cat.season_number.tolist(),
-            "genre": list(genres),
-            "release_year": cat.release_year.tolist(),
-            "episodes": cat.episode_count.tolist(),
-            "popularity_weight": cat.title_weight.tolist(),
-        }
-
-    def _playables_table(self) -> dict[str, list[object]]:
-        cat = self.catalog
-        names = cat.names()
-        pt = cat.playable_title.tolist()
-        ep = cat.episode_number.tolist()
-        film = cat.playable_is_film.tolist()
-        return {
-            "title_id": cat.playable_id.tolist(),
-            "title_index": list(pt),
-            "title_name": [
-                names[t] if f else f"{names[t]}: Episode {e}" for t, e, f in zip(pt, ep, film, strict=True)
-            ],
-            "kind": ["film" if f else "episode" for f in film],
-            "episode_number": [0 if f else e for e, f in zip(ep, film, strict=True)],
-            "duration_ms": cat.duration_ms.tolist(),
-        }
-
-    def _accounts_table(self) -> dict[str, list[object]]:
-        pop = self.population
-        fake = Faker("en_US")
-        fake.seed_instance(pop._seed)
-        firsts = [fake.first_name() for _ in range(500)]
-        lasts = [fake.last_name() for _ in range(500)]
-        rng = np.random.default_rng(pop._seed)
-        fi = rng.integers(0, len(firsts), pop.n_accounts).tolist()
-        li = rng.integers(0, len(lasts), pop.n_accounts).tolist()
-        ci = rng.integers(0, 1 << 30, pop.n_accounts).tolist()
-        country = pop.account_country.tolist()
-        uid = pop.account_user_id.tolist()
-        names = [f"{firsts[f]} {lasts[g]}" for f, g in zip(fi, li, strict=True)]
-        emails = [
-            f"{firsts[f].lower()}.{lasts[g].lower()}.{u}@example.com"
-            for f, g, u in zip(fi, li, uid, strict=True)
-        ]
-        cities = [
-            pop.countries[c].cities[k % len(pop.countries[c].cities)]
-            for c, k in zip(country, ci, strict=True)
-        ]
-        return {
-            "user_id": list(uid),
-            "name": list(names),
-            "email": list(emails),
-            "country": [pop.country_codes[c] for c in country],
-            "city": list(cities),
-            "plan": [PLANS[p] for p in pop.account_plan.tolist()],
-            "profiles": pop.account_profiles.tolist(),
-        }
-
-    def _profiles_table(self) -> dict[str, list[object]]:
-        pop = self.population
-        return {
-            "user_id": pop.account_user_id[pop.profile_account].tolist(),
-            "profile_id": pop.profile_index.tolist(),
-            "country": [pop.country_codes[c] for c in pop.profile_country.tolist()],
-            "preferred_device": [DEVICE_TYPES[d] for d in pop.profile_device.tolist()],
-            "app_version": [pop.app_versions[a] for a in pop.profile_app.tolist()],
-        }
+        return dim_tables(self)

@@ -21,7 +21,6 @@ refused (:func:`check_world`) with one line naming the lake and both worlds.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,14 +102,9 @@ def world_document(world: World) -> dict[str, Any]:
 
 def dims_objects(world: World) -> list[tuple[str, bytes]]:
     """The dimension tables as Snappy Parquet objects, then ``world.json`` (last, the marker)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from producer.generation.dim_tables import parquet_bytes
 
-    objects: list[tuple[str, bytes]] = []
-    for name, columns in world.tables().items():
-        buffer = io.BytesIO()
-        pq.write_table(pa.table(columns), buffer, compression="snappy")
-        objects.append((table_key(name), buffer.getvalue()))
+    objects = [(table_key(name), parquet_bytes(table)) for name, table in world.tables().items()]
     document = json.dumps(world_document(world), indent=2) + "\n"
     objects.append((WORLD_KEY, document.encode("utf-8")))
     return objects
