@@ -1,8 +1,8 @@
 """Real locust processes on loopback, with moto in server mode as the endpoint.
 
-The single-process runs ask for ``--transport botocore`` (a boto3 client), so that the
-fallback stays covered; ``test_locust_fast.py`` runs them on the default fast transport,
-which the master-and-workers run also uses.
+The single-process runs go through both transports: the default fast one and
+``--transport botocore`` (a boto3 client), so that the fallback stays covered; the
+master-and-workers run uses the default.
 """
 
 from __future__ import annotations
@@ -29,11 +29,15 @@ from tests.support.polling import RUN_DEADLINE_S, Child, wait_until
 pytestmark = pytest.mark.slow  # every test here runs locust processes, against moto
 
 
-def test_single_process_headless_run_lands_what_it_reports(aws: str, tmp_path: Path) -> None:
+TRANSPORTS = {"fast": ("--transport", "fast"), "botocore": BOTOCORE}
+
+
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+def test_single_process_headless_run_lands_what_it_reports(aws: str, tmp_path: Path, transport: str) -> None:
     make_stream()
     proc = subprocess.run(
         [*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--json-file", str(tmp_path / "stats"), "--only-summary",
-         *common(tmp_path, *BOTOCORE)],
+         *common(tmp_path, *TRANSPORTS[transport])],
         env=env(), capture_output=True, timeout=RUN_DEADLINE_S, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
@@ -105,25 +109,57 @@ def test_master_and_two_workers_split_users_and_add_up(aws: str, tmp_path: Path)
     assert sorted(by_range.values()) == sorted(w["accepted"] for w in per_worker.values())
 
 
-@pytest.mark.parametrize(("attempts", "dead"), [("20", False), ("1", True)])
+@pytest.mark.parametrize(
+    ("transport", "attempts", "dead"),
+    [("botocore", "20", False), ("botocore", "1", True), ("fast", "20", False)],
+)
 def test_throttling_shows_as_retries_and_as_failures_only_when_dead_lettered(
-    aws: str, tmp_path: Path, attempts: str, dead: bool
+    aws: str, tmp_path: Path, transport: str, attempts: str, dead: bool
 ) -> None:
     make_stream()
     proc = subprocess.run(
         [*LOCUST, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--json-file", str(tmp_path / "stats"), "--only-summary",
-         *common(tmp_path, "--transport-faults", "throttle_rate=0.3", "--max-attempts", attempts, *BOTOCORE)],
+         *common(tmp_path, "--transport-faults", "throttle_rate=0.3", "--max-attempts", attempts, *TRANSPORTS[transport])],
         env=env(), capture_output=True, timeout=RUN_DEADLINE_S, check=False,
     )  # fmt: skip
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["throttled"] > 0
     row = final_stats(tmp_path / "stats")
+    assert row["method"] == "Firehose" and row["num_requests"] > 0
+    events = landed()
     if dead:
         assert summary["dead_lettered"] > 0 and summary["retried"] == 0
         assert row["num_failures"] > 0
         assert proc.returncode == 1  # locust exits 1 when requests failed
     else:
         assert summary["retried"] >= summary["throttled"] > 0
-        assert summary["dead_lettered"] == 0 and row["num_failures"] == 0
+        assert summary["accepted"] == summary["records"] > 0
+        assert summary["dead_lettered"] == summary["failed_batches"] == 0 and row["num_failures"] == 0
         assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    assert len(landed()) == summary["accepted"]
+        assert len({e["event_id"] for e in events}) == len(events)
+    assert len(events) == summary["accepted"]
+
+
+# botocore logs each call it makes at DEBUG; the fast transport's calls do not go through it.
+BOTOCORE_CALL = "Making request for OperationModel(name=PutRecordBatch)"
+
+
+@pytest.mark.parametrize(
+    ("environment", "through_botocore"),
+    [({}, False), ({"NETFLIX_PRODUCER_TRANSPORT": "botocore"}, True), ({"NETFLIX_PRODUCER_TRANSPORT": "fast"}, False)],
+    ids=["default", "env-botocore", "env-fast"],
+)  # fmt: skip
+def test_the_transport_is_fast_by_default_and_selected_by_the_environment(
+    aws: str, tmp_path: Path, environment: dict[str, str], through_botocore: bool
+) -> None:
+    make_stream()
+    # One 500-record batch a second keeps the debug log short.
+    proc = subprocess.run(
+        [*LOCUST, "--headless", "-u", "1", "-r", "1", "-t", "2s", "--only-summary", "--loglevel", "DEBUG",
+         *common(tmp_path, "--events-per-user", "500")],
+        env={**env(), **environment}, capture_output=True, timeout=RUN_DEADLINE_S, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["accepted"] == summary["records"] == len(landed()) > 0
+    assert (BOTOCORE_CALL in proc.stderr.decode()) is through_botocore
