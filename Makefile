@@ -39,9 +39,11 @@ demo: $(STAMP)
 pipeline: $(STAMP)
 	$(BIN)/netflix-producer pipeline --scenario late-and-duplicates
 
-## test: lint, type-check, the templates' linters and the whole test suite
+## test: lint, type-check, the templates' linters and the whole test suite, in TEST_WORKERS
+##       processes (one more than the cores: many tests wait on a child process)
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test: lint lint-infra
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check producer tests bench infra glue_scripts locustfile.py
