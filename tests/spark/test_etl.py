@@ -36,7 +36,11 @@ from producer.runtime.clock import ManualClock
 from producer.runtime.runner import run
 from producer.sinks.registry import open_sink
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]  # one local Spark session
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("spark"),
+]  # one local Spark session
 
 JOB = load_glue_job()
 EVENT_TYPES = set(JOB.EVENT_TYPES)
