@@ -141,6 +141,13 @@ def _pacing_rows() -> list[Figure]:
                 lambda v: f"{v:.1f} ms",
                 Target(20.0, False, "≤ 20 ms"),
             ),
+            Figure(
+                "pacing.py",
+                f"{rate:,}/s: p99 event lag (sent after it happened)",
+                _pacing(rate, "event_lag_ms_p99"),
+                lambda v: f"{v:.0f} ms",
+                Target(2000.0, False, "≤ 2,000 ms"),
+            ),
         ]
     rows.append(
         Figure(

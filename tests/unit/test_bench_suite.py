@@ -21,7 +21,13 @@ def results() -> dict[str, dict[str, Any]]:
     """One synthetic results dict per script, with the keys the summary reads."""
     code = {"git_commit": "abc1234", "producer_modified": False}
     pacing_runs = [
-        {"target_per_s": r, "max_abs_window_error_pct": 0.09, "lag_ms_p99": 12.3, "cpu_pct_steady": 8.8}
+        {
+            "target_per_s": r,
+            "max_abs_window_error_pct": 0.09,
+            "lag_ms_p99": 12.3,
+            "event_lag_ms_p99": 512.0,
+            "cpu_pct_steady": 8.8,
+        }
         for r in (500.0, 5000.0, 50000.0)
     ]
     figures = {
