@@ -54,7 +54,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix producer tests bench infra glue_scripts locustfile.py
 	$(BIN)/ruff format producer tests bench infra glue_scripts locustfile.py
 
-## bench: every benchmark, one at a time (~8 min; figures, not pass/fail), then the summary
+## bench: every benchmark, one at a time (~12 min; figures, not pass/fail), then the summary
 ##        table of docs/performance.md rewritten from this run's results
 bench: $(STAMP)
 	$(BIN)/python bench/suite.py

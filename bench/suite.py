@@ -1,6 +1,6 @@
 """Every benchmark in bench/, one at a time, and the summary table of docs/performance.md.
 
-Runs generate.py, memory.py, pacing.py, ship.py, locust_worker.py and moto_ceiling.py,
+Runs generate.py, memory.py, pacing.py, ship.py, quota.py, locust_worker.py and moto_ceiling.py,
 each in its own process, then reads the ``bench/results/<name>.json`` each one wrote in
 this run and rewrites the part of docs/performance.md between ``<!-- bench:start -->``
 and ``<!-- bench:end -->``. A script that fails, or writes no results, is shown as such;
@@ -35,7 +35,15 @@ DOC = ROOT / "docs" / "performance.md"
 START_MARKER = "<!-- bench:start -->"
 END_MARKER = "<!-- bench:end -->"
 #: In this order, one at a time: the cheap ones first, so a broken tree shows early.
-SCRIPTS = ("generate.py", "memory.py", "pacing.py", "ship.py", "locust_worker.py", "moto_ceiling.py")
+SCRIPTS = (
+    "generate.py",
+    "memory.py",
+    "pacing.py",
+    "ship.py",
+    "quota.py",
+    "locust_worker.py",
+    "moto_ceiling.py",
+)
 VERSIONED = ("numpy", "Faker", "botocore", "aiobotocore", "boto3", "aiohttp", "urllib3", "locust", "moto")
 
 
@@ -114,6 +122,10 @@ def _times(digits: int) -> Callable[[float], str]:
 
 def _pct(v: float) -> str:
     return f"{v * 100:.0f} %"
+
+
+def _case(fig: dict[str, Any], name: str) -> dict[str, Any]:
+    return dict(next(c for c in fig["cases"] if c["case"] == name))
 
 
 def _pacing(rate: float, key: str) -> Callable[[dict[str, Any]], float]:
@@ -270,6 +282,33 @@ FIGURES: tuple[Figure, ...] = (
         "fast / botocore transport",
         lambda f: f["fast_over_botocore"],
         _times(2),
+    ),
+    Figure(
+        "quota.py",
+        "1 MiB/s stream at 3x demand: share of the quota accepted",
+        lambda f: _case(f, "quota-bound")["accepted_bytes_per_s"] / (1024 * 1024),
+        _pct,
+        Target(0.95, True, "≥ 95 %"),
+    ),
+    Figure(
+        "quota.py",
+        "1 MiB/s stream at 3x demand: records sent that were throttled",
+        lambda f: _case(f, "quota-bound")["throttled_share_of_sent"],
+        _pct,
+        Target(0.10, False, "≤ 10 %"),
+    ),
+    Figure(
+        "quota.py",
+        "1 MiB/s stream at 3x demand: events dead-lettered (wanted: none)",
+        lambda f: float(_case(f, "quota-bound")["summary"]["dead_lettered"] or 0),
+        _count,
+    ),
+    Figure(
+        "quota.py",
+        "30 % of records throttled at random, 2,000/s: share of the target accepted",
+        lambda f: _case(f, "random-throttling")["accepted_events_per_s"] / 2000.0,
+        _pct,
+        Target(0.95, True, "≥ 95 %"),
     ),
     Figure(
         "moto_ceiling.py",

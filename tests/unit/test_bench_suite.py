@@ -48,6 +48,17 @@ def results() -> dict[str, dict[str, Any]]:
             "fast_over_aiobotocore_cpu": 2.309,
             "ratio_cpu": 0.734,
         },
+        "quota.py": {
+            "cases": [
+                {
+                    "case": "quota-bound",
+                    "accepted_bytes_per_s": 0.87 * 1024 * 1024,
+                    "throttled_share_of_sent": 0.55,
+                    "summary": {"dead_lettered": 710},
+                },
+                {"case": "random-throttling", "accepted_events_per_s": 968.0},
+            ]
+        },
         "locust_worker.py": {
             "fast": {"records_per_s": 220_469},
             "product": {"records_per_s": 102_672},
