@@ -46,6 +46,7 @@ def results() -> dict[str, dict[str, Any]]:
             },
             "fast_over_botocore_cpu": 3.147,
             "fast_over_aiobotocore_cpu": 2.309,
+            "fast_200_over_aiobotocore_cpu": 2.1,
             "ratio_cpu": 0.734,
         },
         "quota.py": {
