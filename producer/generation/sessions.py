@@ -233,10 +233,13 @@ class SessionGenerator:
     #: A window of event time holds about this many events (bounded in time below and
     #: above), so the cost per event does not depend on the rate.
     WINDOW_EVENTS = 16_384
+    #: Below 16,384 / MAX_WINDOW_S events a second (55/s) the windows are shorter than
+    #: WINDOW_EVENTS: the viewers are steered at least this often, so an hour of a slow
+    #: run holds its rate within 1 %.
     MIN_WINDOW_S = 0.005
-    MAX_WINDOW_S = 600.0
+    MAX_WINDOW_S = 300.0
     #: The shortfall (or surplus) of events against the shape is made up over this long.
-    CORRECTION_S = 1800.0
+    CORRECTION_S = 900.0
     #: Newcomers are at most this share of a window's events: a steep ramp is met by
     #: more active viewers while the audience grows.
     MAX_ARRIVAL_SHARE = 0.3

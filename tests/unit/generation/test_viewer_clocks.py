@@ -101,14 +101,18 @@ def test_a_ramp_grows_the_audience_without_flooding_play_starts() -> None:
 HEAD_RE = re.compile(rb'"user_id":(\d+),"profile_id":(\d+),"title_id":(\d+),')
 
 
-def _autoplays(stop_prob: float) -> list[tuple[int, float]]:
+def _autoplays(stop_prob: float) -> tuple[list[tuple[int, float]], float]:
     """Over 4 h at 50/s, every autoplay seen in the events: (the autoplays before it since
-    the viewer last paused or sought, the gap from PLAY_STOP to the next PLAY_START)."""
-    world = World(WorldConfig(seed=5, accounts=20_000, titles=2_000))
+    the viewer last paused or sought, the gap from PLAY_STOP to the next PLAY_START); and
+    the viewers' highest activity (their waits are shorter by that factor)."""
+    world = World(WorldConfig(seed=5, accounts=100_000, titles=2_000))
     # By count only, and without seeks: more viewers who leave the controls alone.
     params = SessionParams(still_watching_stop_prob=stop_prob, still_watching_s=1e9, seek_rate_per_h=0.0)
     gen = SessionGenerator(world, constant(50.0).bind(START), seed=5, params=params)
-    blocks = blocks_until(gen, START + 4 * 3600.0)
+    blocks, busiest = [], 1.0
+    while not blocks or blocks[-1].event_ts[-1] < START + 4 * 3600.0:
+        blocks.append(gen.next_block())
+        busiest = max(busiest, gen.activity)  # more active viewers count down faster
     heads, session = np.unique(
         np.concatenate([np.array(b.head, dtype=object) for b in blocks]), return_inverse=True
     )
@@ -124,13 +128,20 @@ def _autoplays(stop_prob: float) -> list[tuple[int, float]]:
     base, following = world.catalog.playable_id[0], world.catalog.next_playable
     # Sessions by start; an autoplay links a session to the one before it: the same
     # viewer, the next episode, within the countdown (and an answer) of its PLAY_STOP.
-    # (A profile may be in two sittings at once, so links go by title, not by order.)
+    # A profile in two sittings at once (two devices) is left out: its chains interleave.
+    lo, hi = np.nan_to_num(start, nan=-np.inf), np.nan_to_num(stop, nan=np.inf)
+    viewer = meta[:, 0] * 8 + meta[:, 1]
+    order = np.lexsort((lo, viewer))
+    overlaps = (viewer[order][1:] == viewer[order][:-1]) & (lo[order][1:] < hi[order][:-1])
+    twice = set(viewer[order][1:][overlaps].tolist())
     # Sessions in flight at the start (no PLAY_START) come first, their count unknown
     # (None) until the viewer next pauses or seeks.
     waiting: dict[tuple[int, int, int], tuple[float, int | None]] = {}
     out = []
     for i in np.argsort(np.nan_to_num(start, nan=-np.inf), kind="stable"):
         user, profile, title = (int(v) for v in meta[i])
+        if user * 8 + profile in twice:
+            continue
         unattended: int | None = None if np.isnan(start[i]) else 0  # else the viewer pressed play
         before = waiting.pop((user, profile, title), None)
         if before is not None and 0 < start[i] - before[0] <= 40:
@@ -146,20 +157,20 @@ def _autoplays(stop_prob: float) -> list[tuple[int, float]]:
         nxt = following[title - base]
         if nxt >= 0 and not np.isnan(stop[i]):
             waiting[(user, profile, int(base + nxt))] = (float(stop[i]), unattended)
-    return out
+    return out, busiest
 
 
 @pytest.mark.slow  # 2 x 720k events
 def test_are_you_still_watching_after_three_autoplays_without_a_pause_or_seek() -> None:
     # A gap over the 15 s countdown is the prompt's answer (2-20 s), or now and then a
     # new sitting that happens to play the next episode.
-    answered = _autoplays(stop_prob=0.0)  # every viewer answers the prompt
+    answered, busiest = _autoplays(stop_prob=0.0)  # every viewer answers the prompt
     asked = np.array([gap for unattended, gap in answered if unattended >= 3])
     plain = np.array([gap for unattended, gap in answered if unattended < 3])
     assert len(asked) > 100 and len(plain) > 1_000
-    assert asked.min() >= 5.0 + 2.0 - 0.001  # the countdown, then the answer
+    assert asked.min() >= (5.0 + 2.0) / busiest - 0.001  # the countdown, then the answer
     assert np.mean(asked > 15.001) > 0.3
     assert np.mean(plain > 15.001) < 0.02
-    ended = _autoplays(stop_prob=1.0)  # every sitting ends at the prompt
+    ended, _ = _autoplays(stop_prob=1.0)  # every sitting ends at the prompt
     assert sum(1 for unattended, _ in ended if unattended == 2) > 100
     assert not [gap for unattended, gap in ended if unattended >= 3 and gap <= 15.001]
