@@ -224,6 +224,22 @@ SCHEMA: dict[str, Any] = {
             "pair", "Browsing before a sitting's first play, [min, max] s.", _session("browse_s")
         ),
         "autoplay_gap_s": Key("pair", "Autoplay countdown, [min, max] s.", _session("autoplay_gap_s")),
+        "still_watching_episodes": Key(
+            "int",
+            "'Are you still watching?' before an autoplay after this many autoplayed episodes "
+            "without a pause or seek.",
+            _session("still_watching_episodes"),
+            minimum=1,
+        ),
+        "still_watching_s": Key(
+            "number", "... or after this long without a pause or seek (s).", _session("still_watching_s")
+        ),
+        "still_watching_stop_prob": Key(
+            "fraction", "Sittings that end at the prompt.", _session("still_watching_stop_prob")
+        ),
+        "still_watching_answer_s": Key(
+            "pair", "Time to answer the prompt, [min, max] s.", _session("still_watching_answer_s")
+        ),
         "warm_start": Key("bool", "Start with sittings already in progress.", _session("warm_start")),
         "transitions": Key(
             "transitions",

@@ -119,6 +119,14 @@ class SessionParams:
     #: Browsing before a sitting's first PLAY_START, and the autoplay countdown.
     browse_s: tuple[float, float] = (20.0, 90.0)
     autoplay_gap_s: tuple[float, float] = (5.0, 15.0)
+    #: "Are you still watching?": before an autoplay that follows this many autoplayed
+    #: episodes, or this long, without a pause or a seek, the player asks; the sitting ends
+    #: there with ``still_watching_stop_prob``, else the viewer answers within
+    #: ``still_watching_answer_s`` (and that counts as using the controls).
+    still_watching_episodes: int = 3
+    still_watching_s: float = 5400.0
+    still_watching_stop_prob: float = 0.5
+    still_watching_answer_s: tuple[float, float] = (2.0, 20.0)
     #: Start the run with sittings already in progress (steady state from the first
     #: second). Those sessions' earlier events, PLAY_START included, predate the run.
     warm_start: bool = True
@@ -225,10 +233,13 @@ class SessionGenerator:
     #: A window of event time holds about this many events (bounded in time below and
     #: above), so the cost per event does not depend on the rate.
     WINDOW_EVENTS = 16_384
+    #: Below 16,384 / MAX_WINDOW_S events a second (55/s) the windows are shorter than
+    #: WINDOW_EVENTS: the viewers are steered at least this often, so an hour of a slow
+    #: run holds its rate within 1 %.
     MIN_WINDOW_S = 0.005
-    MAX_WINDOW_S = 600.0
+    MAX_WINDOW_S = 300.0
     #: The shortfall (or surplus) of events against the shape is made up over this long.
-    CORRECTION_S = 1800.0
+    CORRECTION_S = 900.0
     #: Newcomers are at most this share of a window's events: a steep ramp is met by
     #: more active viewers while the audience grows.
     MAX_ARRIVAL_SHARE = 0.3
@@ -338,6 +349,9 @@ class SessionGenerator:
         self.poor = grow(g(self, "poor", None), bool, False)
         self.seq = grow(g(self, "seq", None), np.int32, 0)
         self.episodes = grow(g(self, "episodes", None), np.int16, 0)
+        # Autoplays since the viewer last used the controls (pressed play, paused, sought), and when.
+        self.unattended = grow(g(self, "unattended", None), np.int16, 0)
+        self.control_ts = grow(g(self, "control_ts", None), np.float64, 0.0)
         self.stall_s = grow(g(self, "stall_s", None), np.float32, 0.0)
         self.seek_stall = grow(g(self, "seek_stall", None), bool, False)
         # A session's constant JSON fragment, fixed-width bytes (NumPy drops the NUL padding).
@@ -357,28 +371,49 @@ class SessionGenerator:
 
     # -- starting sittings and sessions --------------------------------------------
 
-    def _start_sittings(self, slots: IntArray, due: FloatArray, at: float) -> None:
-        """Give each slot a new viewer (profile by local-time activity) and a title."""
+    def _start_sittings(
+        self, slots: IntArray, due: FloatArray, at: float, *, mid_session: bool = False
+    ) -> None:
+        """Give each slot a new viewer (profile by local-time activity) and a title.
+
+        ``mid_session``: viewers caught in the middle of a session (the warm start), who
+        are more likely in a long one: each drawn session is kept with probability its
+        length over the longest, and drawn again otherwise (length-biased sampling), so
+        the pool starts in its steady state rather than with a burst of short sessions
+        ending at once.
+        """
         pop = self.world.population
+        cat = self.world.catalog
+        rng = self._rng
         activity = local_activity(at, pop.zones)
-        profiles = pop.sample_profiles(self._rng, len(slots), activity)
+        profiles = pop.sample_profiles(rng, len(slots), activity)
         self.profile[slots] = profiles
         device = pop.profile_device[profiles].astype(np.int64)
         self.device[slots] = device
         self.episodes[slots] = 0
-        self.poor[slots] = self._rng.random(len(slots)) < self.params.poor_network_share
-        playables = self.world.catalog.sample_playables(self._rng, len(slots))
-        self._start_sessions(slots, playables, due, resume=True)
+        self.unattended[slots] = 0
+        self.control_ts[slots] = due
+        self.poor[slots] = rng.random(len(slots)) < self.params.poor_network_share
+        playables = cat.sample_playables(rng, len(slots))
+        plan = self._plan(playables, resume=True)
+        if mid_session:
+            longest = float(cat.duration_ms.max())
+            redraw = np.flatnonzero(rng.random(len(slots)) * longest >= plan[2] - plan[1])
+            while len(redraw):
+                playables[redraw] = cat.sample_playables(rng, len(redraw))
+                again = self._plan(playables[redraw], resume=True)
+                for column, value in zip(plan, again, strict=True):
+                    column[redraw] = value
+                redraw = redraw[rng.random(len(redraw)) * longest >= plan[2][redraw] - plan[1][redraw]]
+        self._start_sessions(slots, playables, due, plan=plan)
 
-    def _start_sessions(self, slots: IntArray, playables: IntArray, due: FloatArray, *, resume: bool) -> None:
-        """Start a playback session (PLAY_START due at ``due``) in each slot."""
-        n = len(slots)
-        if n == 0:
-            return
+    def _plan(self, playables: IntArray, *, resume: bool) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Each play's (duration, start, stop) in ms: from a resume point or 0, and how far
+        the viewer means to watch (to the end, a quick abandon, or part-way)."""
+        n = len(playables)
         p = self.params
         rng = self._rng
         cat = self.world.catalog
-        pop = self.world.population
         dur = cat.duration_ms[playables].astype(np.float64)
         start = np.zeros(n)
         if resume:
@@ -397,10 +432,29 @@ class SessionGenerator:
                 remaining * rng.uniform(0.05, 0.9, n),
             ),
         )
+        return dur, start, np.minimum(start + np.maximum(watch, 1000.0), dur).round()
+
+    def _start_sessions(
+        self,
+        slots: IntArray,
+        playables: IntArray,
+        due: FloatArray,
+        *,
+        plan: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+    ) -> None:
+        """Start a playback session (PLAY_START due at ``due``) in each slot, from its
+        :meth:`_plan` (by default one from 0: the next episode)."""
+        n = len(slots)
+        if n == 0:
+            return
+        rng = self._rng
+        cat = self.world.catalog
+        pop = self.world.population
+        dur, start, stop = plan if plan is not None else self._plan(playables, resume=False)
         self.playable[slots] = playables
         self.dur[slots] = dur
         self.pos[slots] = start
-        self.stop_pos[slots] = np.minimum(start + np.maximum(watch, 1000.0), dur).round()
+        self.stop_pos[slots] = stop
         self.state[slots] = _BROWSING
         self.next_ev[slots] = _START
         self.due[slots] = due
@@ -432,7 +486,7 @@ class SessionGenerator:
         """Put fresh sittings mid-flight at ``at``: playing (or paused), PLAY_START already past."""
         n = len(slots)
         rng = self._rng
-        self._start_sittings(slots, np.full(n, at), at)
+        self._start_sittings(slots, np.full(n, at), at, mid_session=True)
         span = self.stop_pos[slots] - self.pos[slots]
         self.pos[slots] = (self.pos[slots] + span * rng.random(n)).round()
         self.seq[slots] = 1 + rng.geometric(0.5, n)
@@ -811,6 +865,9 @@ class SessionGenerator:
         m = ev == _PAUSE
         sl = idx[m]
         self.state[sl] = _PAUSED
+        used = idx[m | is_seek]
+        self.unattended[used] = 0
+        self.control_ts[used] = ts[m | is_seek]
         self._schedule_pause_end(sl, ts[m])
 
         if is_stop.any():
@@ -832,9 +889,24 @@ class SessionGenerator:
             & (self.episodes[slots] < p.max_episodes_per_sitting)
         )
         if autoplay.any():
-            a = slots[autoplay]
-            gap = rng.uniform(*p.autoplay_gap_s, len(a)) / self.activity
-            self._start_sessions(a, nxt[autoplay], ts[autoplay] + gap, resume=False)
+            a = np.flatnonzero(autoplay)
+            sl = slots[a]
+            gap = rng.uniform(*p.autoplay_gap_s, len(a))
+            # "Are you still watching?" after a while without touching the controls: the
+            # sitting ends there, or the viewer answers (a use of the controls).
+            asked = (self.unattended[sl] >= p.still_watching_episodes) | (
+                ts[a] - self.control_ts[sl] >= p.still_watching_s
+            )
+            stays = ~asked | (rng.random(len(a)) >= p.still_watching_stop_prob)
+            answered = asked & stays
+            answer_s = rng.uniform(*p.still_watching_answer_s, len(a))
+            gap = (gap + np.where(answered, answer_s, 0.0)) / self.activity
+            autoplay[a[~stays]] = False
+            a, gap, answered = a[stays], gap[stays], answered[stays]
+            sl = slots[a]
+            self.unattended[sl] = np.where(answered, 0, self.unattended[sl] + 1)
+            self.control_ts[sl] = np.where(answered, ts[a] + gap, self.control_ts[sl])
+            self._start_sessions(sl, nxt[a], ts[a] + gap)
         rest = slots[~autoplay]
         rest_ts = ts[~autoplay]
         retire = min(self._excess, len(rest))
