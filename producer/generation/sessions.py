@@ -718,6 +718,11 @@ class SessionGenerator:
             due = at + self._rng.random(n) * min(self.mean_gap_s, 120.0)
             self._start_sittings(slots, due, at)
 
+    @property
+    def window_start(self) -> float:
+        """The event time (epoch seconds) the next window of events starts at."""
+        return self._t
+
     def prepare(self) -> None:
         """Fill the pool and let it settle (the costly part of the first window), now.
 

@@ -157,7 +157,9 @@ def _state(environment: Any) -> dict[str, Any]:
             index = max(getattr(environment.runner, "worker_index", 0), 0)
             users = max(getattr(environment.runner, "target_user_count", 1) or 1, 1)
             nominal = (options.events_per_user or 1000.0) * users
-            share = WorkerShare(settings, index, nominal_rate=nominal)
+            # Unpaced users send as fast as they can: their viewers follow the wall clock.
+            follow = time.time if options.events_per_user <= 0 else None
+            share = WorkerShare(settings, index, nominal_rate=nominal, follow=follow)
             delivery, _ = stream_delivery(settings, kind, seed=share.seed, blocking=True)
             batcher = swarm_batcher(kind, options.records_per_batch)
             _STATE.update(

@@ -3,14 +3,17 @@
 A swarm is one or many worker processes. Each worker gets its own share, derived
 from the scenario's seed and the worker's index: its own session seed and its own
 range of user ids (the same catalog and population shape, shifted), so the union
-of a swarm is reproducible from (seed, number of workers) and no two workers ever
-speak for the same viewer.
+of a paced swarm is reproducible from (seed, number of workers) and no two workers
+ever speak for the same viewer. An unpaced worker steers its viewers to the pace it
+keeps, so that its events stay near the wall clock (``follow``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +29,8 @@ from producer.sinks.base import BatchResult
 from producer.sinks.registry import FIREHOSE_LIMITS, KINESIS_LIMITS
 
 __all__ = ["SwarmCounters", "WorkerShare", "swarm_batcher", "worker_seed"]
+
+_EVENT_TS = re.compile(rb'"event_ts":([0-9.]+)')
 
 #: The first user_id of worker 0.
 USER_ID_BASE = 10_000_000
@@ -46,7 +51,12 @@ class WorkerShare:
         *,
         nominal_rate: float,
         start: float | None = None,
+        follow: Callable[[], float] | None = None,
     ) -> None:
+        """``follow``: a clock (epoch seconds) to keep the events' ``event_ts`` near, for a
+        worker that sends as fast as it can. Its viewers are then steered to the pace the
+        worker keeps (measured on that clock) rather than to ``nominal_rate``, so what it
+        sends depends on how fast it sends: reproducible only when paced."""
         base = settings.world or WorldConfig()
         self.worker_index = worker_index
         self.user_ids = (
@@ -80,10 +90,18 @@ class WorkerShare:
         self.injector = DataFaultInjector(faults, self.seed) if faults is not None and faults.active else None
         self._records: list[bytes] = []
         self._taken = 0
+        self._follow = follow
+        self._rate = nominal_rate
+        self._handed = 0
+        self._latest = anchor
+        self._steered_at = follow() if follow is not None else 0.0
+        self._steered_handed = 0
 
     def take(self, n: int) -> list[bytes]:
         """The next ``n`` records of this worker's stream."""
         while len(self._records) - self._taken < n:
+            if self._follow is not None:
+                self._steer(self._follow())
             block = self.generator.next_block()
             records = encode_block(block)
             if self.injector is not None:
@@ -93,7 +111,33 @@ class WorkerShare:
             self._taken = 0
         out = self._records[self._taken : self._taken + n]
         self._taken += n
+        self._handed += len(out)
+        if out and self._follow is not None:
+            m = _EVENT_TS.search(out[-1])  # a faulty record may have none
+            self._latest = float(m.group(1)) if m else self._latest
         return out
+
+    #: How often (clock seconds) an unpaced worker re-measures its pace, and how fast a
+    #: lag of the events behind the clock is made up.
+    STEER_EVERY_S = 1.0
+    CATCH_UP_S = 10.0
+
+    def _steer(self, now: float) -> None:
+        """Steer the viewers to the pace records were handed out at, so that their event
+        time moves with ``now``, making up a lag (or a lead) over ``CATCH_UP_S``."""
+        elapsed = now - self._steered_at
+        if elapsed < self.STEER_EVERY_S:
+            return
+        pace = (self._handed - self._steered_handed) / elapsed
+        self._steered_at, self._steered_handed = now, self._handed
+        behind = now - self._latest
+        # Event time moves pace/rate seconds per second of the clock: a rate below the
+        # pace moves it faster (catching up), above it slower.
+        rate = max(pace * min(max(1.0 - behind / self.CATCH_UP_S, 0.5), 2.0), 1.0)
+        if abs(rate / self._rate - 1.0) > 0.05:
+            schedule = self.generator.schedule
+            schedule.hold_from(self.generator.window_start - schedule.start, rate)
+            self._rate = rate
 
 
 @dataclass(slots=True)

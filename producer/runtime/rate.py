@@ -249,6 +249,18 @@ class Schedule:
         if self._extend_to is not None and self._extend_to <= t:
             self._extend(t + self._SEGMENT_S * 12)
 
+    def hold_from(self, t: float, rate: float) -> None:
+        """From ``t`` seconds since the start (or the last knot, if later) the rate is
+        ``rate``; before, nothing changes. How a sender that goes as fast as it can steers
+        its viewers to the pace it keeps. Not for periodic shapes."""
+        if self._extend_to is not None:
+            msg = "a periodic shape cannot be steered"
+            raise ValueError(msg)
+        t = max(t, self._t[-1])
+        self._append(t, self.rate_at(t))
+        self._append(t, rate)
+        self._arrays()
+
     # -- queries --------------------------------------------------------------------
 
     def rate_at(self, t: float) -> float:

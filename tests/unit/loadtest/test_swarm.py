@@ -29,3 +29,25 @@ def test_a_workers_events_follow_its_nominal_rate_from_its_start() -> None:
     # The rate is a target the worker's viewers are steered to: 2,000 a second, within
     # 3 % over its first minute.
     assert abs(len(ts) / (ts[-1] - START) - 2_000.0) < 0.03 * 2_000.0
+
+
+def test_an_unpaced_workers_events_keep_up_with_the_clock_it_follows() -> None:
+    class Clock:
+        now = START
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    settings = resolve({"seed": "4", "accounts": "20000"}, env={})
+    # Nominally 1,000 a second; the worker sends 10,000 a second (500 every 50 ms).
+    worker = WorkerShare(settings, 0, nominal_rate=1_000.0, start=START, follow=clock)
+    lags = []
+    for i in range(1, 1_201):  # a minute
+        clock.now = START + i * 0.05
+        last = json.loads(worker.take(500)[-1])["event_ts"]
+        lags.append(clock.now - last)
+    # At the nominal rate the events would be 54 s behind by now; they keep up instead.
+    assert max(abs(lag) for lag in lags[-400:]) < 3.0, lags[-400::40]
+    ts = [json.loads(r)["event_ts"] for r in worker.take(5_000)]
+    assert ts == sorted(ts)

@@ -83,3 +83,13 @@ def test_daily_schedule_follows_the_curve() -> None:
     t = s.offsets(0, s.count_before(86400.0))
     assert len(t) == pytest.approx(864_000, rel=0.01)
     assert np.mean((t % 86400) < 43500) > 0.99
+
+
+def test_a_schedule_steered_from_a_time_on_keeps_what_came_before() -> None:
+    schedule = constant(100.0).bind(0.0)
+    schedule.hold_from(10.0, 400.0)
+    assert schedule.expected(10.0) == pytest.approx(1_000.0)
+    assert schedule.expected(12.0) == pytest.approx(1_800.0)
+    assert schedule.rate_at(5.0) == 100.0 and schedule.rate_at(11.0) == 400.0
+    schedule.hold_from(3.0, 50.0)  # never before the last change
+    assert schedule.expected(10.0) == pytest.approx(1_000.0) and schedule.rate_at(11.0) == 50.0
