@@ -56,7 +56,8 @@ class WorkerShare:
         """``follow``: a clock (epoch seconds) to keep the events' ``event_ts`` near, for a
         worker that sends as fast as it can. Its viewers are then steered to the pace the
         worker keeps (measured on that clock) rather than to ``nominal_rate``, so what it
-        sends depends on how fast it sends: reproducible only when paced."""
+        sends depends on how fast it sends: reproducible only when paced. Not when the
+        scenario gives a rate shape: the viewers follow that."""
         base = settings.world or WorldConfig()
         self.worker_index = worker_index
         self.user_ids = (
@@ -90,7 +91,8 @@ class WorkerShare:
         self.injector = DataFaultInjector(faults, self.seed) if faults is not None and faults.active else None
         self._records: list[bytes] = []
         self._taken = 0
-        self._follow = follow
+        # A scenario's own shape (a ramp, the daily curve) is what the viewers follow.
+        self._follow = follow if settings.shape.kind == "constant" else None
         self._rate = nominal_rate
         self._handed = 0
         self._latest = anchor

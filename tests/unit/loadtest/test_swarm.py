@@ -51,3 +51,14 @@ def test_an_unpaced_workers_events_keep_up_with_the_clock_it_follows() -> None:
     assert max(abs(lag) for lag in lags[-400:]) < 3.0, lags[-400::40]
     ts = [json.loads(r)["event_ts"] for r in worker.take(5_000)]
     assert ts == sorted(ts)
+
+
+def test_a_scenario_shape_is_followed_even_by_an_unpaced_worker() -> None:
+    settings = resolve({"seed": "4", "accounts": "20000", "shape": "daily", "rate": "200/s"}, env={})
+    ticks = iter(range(10**6))
+    worker = WorkerShare(
+        settings, 0, nominal_rate=1_000.0, start=START, follow=lambda: START + 10.0 * next(ticks)
+    )
+    for _ in range(40):  # every call a clock 10 s later: a worker that would be re-steered
+        assert len(worker.take(1_000)) == 1_000
+    assert worker.generator.schedule.shape.kind == "daily" and worker._rate == 1_000.0
