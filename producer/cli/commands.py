@@ -41,8 +41,8 @@ _FLAGS = {"quiet", "gzip", "no_check"}
 #: The settings that make sense for replay (where events come from a capture).
 _REPLAY_SETTINGS = frozenset(
     {"sink", "lake_dir", "stream", "prefix", "buffer_size", "buffer_interval", "gzip", "out", "bucket",
-     "region", "profile", "endpoint_url", "transport", "max_in_flight", "max_attempts", "no_check",
-     "partition_key", "throttle_rate", "call_failure_rate", "quota", "linger", "batch_records",
+     "region", "profile", "endpoint_url", "transport", "max_in_flight", "max_attempts", "max_retry_time",
+     "no_check", "partition_key", "throttle_rate", "call_failure_rate", "quota", "linger", "batch_records",
      "dead_letter", "summary_json", "quiet", "manifest"}
 )  # fmt: skip
 

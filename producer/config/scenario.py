@@ -286,7 +286,16 @@ SCHEMA: dict[str, Any] = {
             "choice:user_id|session_id|random", "Kinesis partition key.", _setting("partition_key")
         ),
         "max_in_flight": Key("int", "Calls in flight.", _setting("max_in_flight"), minimum=1, maximum=64),
-        "max_attempts": Key("int", "Attempts per record.", _setting("max_attempts"), minimum=1, maximum=50),
+        "max_attempts": Key(
+            "int",
+            "Sends per record failing otherwise than throttled or unreachable.",
+            _setting("max_attempts"),
+            minimum=1,
+            maximum=50,
+        ),
+        "max_retry_time": Key(
+            "duration", "How long a throttled or unreachable record is resent.", _setting("max_retry_time")
+        ),
         "linger": Key(
             "duration", "Longest wait before a partial batch is sent.", _setting("linger"), minimum=0
         ),
@@ -365,7 +374,8 @@ _SETTING_OF: dict[str, str] = {
     "sink.buffer_size": "buffer_size", "sink.buffer_interval": "buffer_interval", "sink.gzip": "gzip",
     "sink.out": "out", "sink.bucket": "bucket", "sink.region": "region", "sink.profile": "profile",
     "sink.endpoint_url": "endpoint_url", "sink.transport": "transport", "sink.partition_key": "partition_key",
-    "sink.max_in_flight": "max_in_flight", "sink.max_attempts": "max_attempts", "sink.linger": "linger",
+    "sink.max_in_flight": "max_in_flight", "sink.max_attempts": "max_attempts",
+    "sink.max_retry_time": "max_retry_time", "sink.linger": "linger",
     "sink.batch_records": "batch_records", "sink.dead_letter": "dead_letter", "sink.manifest": "manifest",
     "sink.capture": "capture",
     "transport_faults.throttle_rate": "throttle_rate",

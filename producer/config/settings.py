@@ -93,7 +93,9 @@ SETTINGS: tuple[Setting, ...] = (
             help="Firehose/Kinesis calls: fast (built and signed directly: same credentials and endpoint, a fifth of the CPU per call) or botocore (the fallback: the calls made by aiobotocore)."),
     Setting(name="max_in_flight", flag="--max-in-flight", default="4", help="Calls in flight at once (1..64)."),
     Setting(name="max_attempts", flag="--max-attempts", default="8",
-            help="Attempts per record before it is dead-lettered (1..50)."),
+            help="Sends of a record failing with an error other than throttling or an unreachable endpoint before it is dead-lettered (1..50)."),
+    Setting(name="max_retry_time", flag="--max-retry-time", default="60s",
+            help="How long a throttled record, or one the endpoint could not be reached for, is resent (1s..1h); a stream that accepts nothing that long stops the run."),
     Setting(name="no_check", flag="--no-check", default="false",
             help="Skip the start-up check of the stream or bucket (DescribeDeliveryStream...)."),
     Setting(name="partition_key", flag="--partition-key", default="user_id",
@@ -182,6 +184,7 @@ class Settings:
     transport: str = "fast"
     max_in_flight: int = 4
     max_attempts: int = 8
+    max_retry_time_s: float = 60.0
     check: bool = True
     partition_key: str = "user_id"
     throttle_rate: float = 0.0
@@ -276,6 +279,14 @@ def parse_size(text: str, option: str) -> int:
 
 
 _QUOTA_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(rec|records|b|[kmg]i?b)\s*/\s*s\s*$", re.IGNORECASE)
+
+
+def _parse_retry_time(text: str, option: str) -> float:
+    seconds = parse_duration(text, option=option)
+    if not 1.0 <= seconds <= 3600.0:
+        msg = f"invalid {option} {text!r}: must be within 1s..1h"
+        raise ConfigError(msg)
+    return seconds
 
 
 def parse_quota(text: str, *, option: str = "--quota") -> Quota:
@@ -458,6 +469,7 @@ def resolve(
         transport=transport,
         max_in_flight=bounded("max_in_flight", 1, 64),
         max_attempts=bounded("max_attempts", 1, 50),
+        max_retry_time_s=opt("max_retry_time", _parse_retry_time),
         check=not opt("no_check", _parse_bool),
         partition_key=partition_key,
         throttle_rate=opt("throttle_rate", fraction),

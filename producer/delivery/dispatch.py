@@ -35,11 +35,10 @@ class CaptureLike(Protocol):
 class Dispatcher:
     """Sends batches with at most ``max_in_flight`` calls outstanding, and accounts for them.
 
-    Backpressure: :meth:`submit` returns only once a call slot is free, so a slow or
-    throttled sink slows the runner down instead of growing a queue. A batch keeps its
-    slot while it backs off before a retry: against a stream at its quota, that is what
-    lowers the rate of calls (handing the slot to a new batch sends more calls into the
-    full stream, and more records run out of attempts).
+    Backpressure: :meth:`submit` returns only once there is room, so a slow or throttled
+    sink slows the runner down instead of growing a queue. Room is ``max_in_flight``
+    batches; for a sink that counts its backlog (a stream's outbox, whose calls are paced
+    by its send rate) also fewer than ``max_backlog`` records not yet settled.
     """
 
     def __init__(
@@ -54,8 +53,13 @@ class Dispatcher:
         offset: Callable[[], float] | None = None,
         packed: bool = False,
         billing_unit: int = 5120,
+        max_backlog: int | None = None,
     ) -> None:
         self.sink = sink
+        #: With a sink that counts its backlog (records handed in, not settled), the runner
+        #: waits on that rather than on batches: a batch waiting for one record to be resent
+        #: then holds back one record, not a batch's worth.
+        self.max_backlog = max_backlog if max_backlog is not None and hasattr(sink, "backlog") else None
         #: Ingestion is billed per record rounded up to this many bytes (Firehose: 5 KB).
         self.billing_unit = billing_unit
         self.stats = stats
@@ -78,10 +82,18 @@ class Dispatcher:
             self.capture.write(batch, self._offset())
         task = asyncio.create_task(self._deliver(batch))
         self.inflight.add(task)
-        while len(self.inflight) >= self.max_in_flight:
+        while self._full():
             await self._reap(asyncio.FIRST_COMPLETED)
         if self.fatal is not None:
             raise self.fatal
+
+    def _full(self) -> bool:
+        if self.max_backlog is None:
+            return len(self.inflight) >= self.max_in_flight
+        backlog: int = self.sink.backlog  # type: ignore[attr-defined]
+        return bool(self.inflight) and (
+            len(self.inflight) >= self.max_in_flight or backlog >= self.max_backlog
+        )
 
     async def drain(self) -> None:
         """Wait for every call in flight."""
@@ -132,7 +144,7 @@ class Dispatcher:
         if not self.packed:
             s.delivered += result.delivered
             for f in result.failures:
-                self.dead.write(batch[f.index], code=f.code, message=f.message)
+                self.dead.write(batch[f.index], code=f.code, message=f.message, attempts=f.attempts)
                 s.dead_lettered += 1
             if self.manifest is not None:
                 self.manifest.add([r for i, r in enumerate(batch) if i not in failed] if failed else batch)
@@ -149,7 +161,7 @@ class Dispatcher:
             if i in failed:
                 f = next(x for x in result.failures if x.index == i)
                 for event in events:
-                    self.dead.write(event, code=f.code, message=f.message)
+                    self.dead.write(event, code=f.code, message=f.message, attempts=f.attempts)
                 s.dead_lettered += len(events)
             else:
                 s.delivered += len(events)

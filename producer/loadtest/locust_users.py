@@ -92,7 +92,13 @@ def _options(parser: Any) -> None:
         type=int,
         env_var="NETFLIX_PRODUCER_MAX_ATTEMPTS",
         default=8,
-        help="Attempts per record before it is dead-lettered",
+        help="Sends of a record failing otherwise than throttled or unreachable before it is dead-lettered",
+    )
+    group.add_argument(
+        "--max-retry-time",
+        env_var="NETFLIX_PRODUCER_MAX_RETRY_TIME",
+        default="60s",
+        help="How long a throttled or unreachable record is resent before it is dead-lettered",
     )
     group.add_argument(
         "--seed",
@@ -130,6 +136,7 @@ def _settings(options: Any, host: str | None) -> tuple[Settings, str]:
         "region": options.region or None,
         "endpoint_url": options.endpoint_url or None,
         "max_attempts": options.max_attempts,
+        "max_retry_time": options.max_retry_time,
         "seed": options.seed,
         "accounts": options.accounts,
         "rate": f"{max(options.events_per_user, 1.0):g}/s",

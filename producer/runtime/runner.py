@@ -242,11 +242,15 @@ class RunOutputs:
     ) -> Dispatcher:
         """The dispatcher to this sink, with as many calls in flight as the sink takes."""
         # Remote calls overlap; local sinks keep their buffers in order with one call at a time.
+        # A stream sink's batches outnumber its calls: while some wait for a few records to
+        # be resent, the calls carry the next ones; what waits is two rounds of full calls.
         spec = spec_of(self.sink.name)
-        in_flight = self.settings.max_in_flight if spec.concurrent else 1
+        calls = self.settings.max_in_flight
+        in_flight = 8 * calls if spec.concurrent else 1
         return Dispatcher(
             self.sink, self.stats, self.dead, self.clock, manifest, in_flight,
             capture=capture, offset=offset, packed=packed, billing_unit=spec.billing_unit,
+            max_backlog=2 * calls * spec.limits.max_records if spec.concurrent else None,
         )  # fmt: skip
 
     def observe_due(self, now: float) -> bool:

@@ -40,6 +40,8 @@ class RecordFailure:
     index: int
     code: str
     message: str
+    #: Sends of the record before it was given up (0: never sent).
+    attempts: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

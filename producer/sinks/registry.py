@@ -164,18 +164,31 @@ def stream_delivery(
     )
     # The code and message a rehearsed throttle answers with, as the stream would.
     code, message = spec_of("kinesis" if kind == "kinesis" else "firehose").throttle
-    policy = RetryPolicy(max_attempts=settings.max_attempts)
+    policy = RetryPolicy(max_attempts=settings.max_attempts, max_retry_time_s=settings.max_retry_time_s)
+    limits = spec_of(kind).limits
+    # A call merges resends with new records: room is kept for every record's partition key.
+    max_records, max_bytes = limits.max_records, limits.max_bytes - limits.max_records * limits.key_bytes
     if blocking:
         sync_transport = _sync_transport(settings, kind, seed)
         if faults.active:
             plan = FaultPlan(faults, throttle_code=code, throttle_message=message, seed=seed)
             sync_transport = FaultySyncTransport(sync_transport, plan)
-        return SyncDelivery(sync_transport, policy=policy, rng=random.Random(seed)), sync_transport
+        delivery = SyncDelivery(
+            sync_transport,
+            policy=policy,
+            rng=random.Random(seed),
+            max_records=max_records,
+            max_bytes=max_bytes,
+        )
+        return delivery, sync_transport
     real = _async_transport(settings, kind, seed)
     transport: Transport = real
     if faults.active:
         transport = FaultyTransport(real, faults, throttle_code=code, throttle_message=message, seed=seed)
-    return DeliverySink(transport, policy=policy, opener=real.describe)
+    return DeliverySink(
+        transport, policy=policy, opener=real.describe, max_in_flight=settings.max_in_flight,
+        max_records=max_records, max_bytes=max_bytes,
+    )  # fmt: skip
 
 
 def _async_transport(settings: Settings, kind: str, seed: int) -> FirehoseTransport | KinesisTransport:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from collections.abc import Sequence
 
 import pytest
@@ -15,7 +16,24 @@ from producer.errors import ConfigError, SinkError
 from producer.generation.world import World
 from producer.runtime.clock import ManualClock
 from producer.runtime.runner import run
+from producer.sinks.base import BatchResult
 from tests.support.transports import SLOW, KeepingTransport
+
+
+class VirtualTime:
+    """A clock that moves only when the sink sleeps: backoffs and pacing cost no real time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.delays: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
 
 
 class ScriptedTransport:
@@ -23,59 +41,113 @@ class ScriptedTransport:
 
     name = "scripted"
 
-    def __init__(self, script: list[object]) -> None:
+    def __init__(self, script: list[object], time: VirtualTime, code: tuple[str, str] = SLOW) -> None:
         self.script = list(script)
+        self.time = time
+        self.code = code
         self.calls: list[list[bytes]] = []
+        self.sent_at: list[float] = []
         self.closed = False
 
     async def put(self, records: Sequence[bytes]) -> list[tuple[int, str, str]]:
         self.calls.append(list(records))
+        self.sent_at.append(self.time.now)
         step = self.script.pop(0) if self.script else set()
         if isinstance(step, Exception):
             raise step
         assert isinstance(step, set)
-        return [(i, *SLOW) for i in sorted(step) if i < len(records)]
+        return [(i, *self.code) for i in sorted(step) if i < len(records)]
 
     async def aclose(self) -> None:
         self.closed = True
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-def make_sink(script: list[object], attempts: int = 5) -> tuple[DeliverySink, ScriptedTransport, Recorder]:
-    t = ScriptedTransport(script)
-    rec = Recorder()
-    sink = DeliverySink(t, policy=RetryPolicy(max_attempts=attempts), rng=random.Random(1), sleep=rec)
-    return sink, t, rec
+def make_sink(
+    script: list[object], attempts: int = 5, retry_time: float = 60.0, code: tuple[str, str] = SLOW
+) -> tuple[DeliverySink, ScriptedTransport, VirtualTime]:
+    time = VirtualTime()
+    t = ScriptedTransport(script, time, code)
+    policy = RetryPolicy(max_attempts=attempts, max_retry_time_s=retry_time)
+    sink = DeliverySink(t, policy=policy, rng=random.Random(1), sleep=time.sleep, clock=time.clock)
+    return sink, t, time
 
 
 RECORDS = [f'{{"n":{i}}}\n'.encode() for i in range(10)]
+INTERNAL = ("InternalFailure", "internal error")
 
 
 def test_partial_failures_resend_only_the_failed_records() -> None:
-    sink, t, rec = make_sink([{1, 3, 7}, {1}, set()])
+    sink, t, _ = make_sink([{1, 3, 7}, {1}, set()])
     result = asyncio.run(sink.send_batch(RECORDS))
     assert result.delivered == 10 and not result.failures
-    assert t.calls[1] == [RECORDS[1], RECORDS[3], RECORDS[7]]
+    assert t.calls[1] == [RECORDS[1], RECORDS[3], RECORDS[7]]  # failed together, resent together
     assert t.calls[2] == [RECORDS[3]]  # index 1 of the second call is record 3
     assert result.retried == 4 and result.throttled == 4 and result.calls == 3
     assert len(result.latencies_ms) == 3
-    assert len(rec.delays) == 2
+    assert t.sent_at[0] < t.sent_at[1] < t.sent_at[2]  # each resend after a backoff
 
 
 def test_records_that_exhaust_their_attempts_come_back_as_failures_with_the_reason() -> None:
-    sink, t, _ = make_sink([{2, 5}, {0, 1}, {0, 1}], attempts=3)
+    sink, t, _ = make_sink([{2, 5}, {0, 1}, {0, 1}], attempts=3, code=INTERNAL)
     result = asyncio.run(sink.send_batch(RECORDS))
     assert result.delivered == 8
-    assert [(f.index, f.code, f.message) for f in result.failures] == [(2, *SLOW), (5, *SLOW)]
+    assert [(f.index, f.code, f.message, f.attempts) for f in result.failures] == [
+        (2, *INTERNAL, 3), (5, *INTERNAL, 3)
+    ]  # fmt: skip
     assert result.calls == 3
     assert len(t.calls) == 3
+
+
+def test_throttled_records_are_resent_for_the_retry_time_not_a_count() -> None:
+    # 30 calls throttled in part, far more than --max-attempts: none given up.
+    sink, t, _ = make_sink([{0}] * 30, attempts=3, retry_time=3600)
+    result = asyncio.run(sink.send_batch(RECORDS))
+    assert result.delivered == 10 and not result.failures
+    assert len(t.calls) == 31 and result.throttled == 30
+
+
+def test_a_record_throttled_past_the_retry_time_is_dead_lettered_saying_so() -> None:
+    # Record 0 is throttled in every call while the stream accepts the others.
+    records = [f'{{"n":{i}}}\n'.encode() for i in range(400)]
+    time = VirtualTime()
+
+    class OneStuck:
+        name = "stuck"
+
+        async def put(self, batch: Sequence[bytes]) -> list[tuple[int, str, str]]:
+            return [(j, *SLOW) for j, r in enumerate(batch) if r == records[0]]
+
+        async def aclose(self) -> None:
+            pass
+
+    policy = RetryPolicy(max_retry_time_s=5.0)
+    sink = DeliverySink(OneStuck(), policy=policy, rng=random.Random(1), sleep=time.sleep, clock=time.clock)
+
+    async def main() -> list[object]:
+        first = asyncio.create_task(sink.send_batch(records[:1]))
+        others = []
+        while not first.done():  # the stream keeps accepting other records meanwhile
+            others.append(await sink.send_batch(records[1 + len(others) % 399 : 2 + len(others) % 399]))
+        return [await first, *others]
+
+    results = asyncio.run(main())
+    stuck = results[0]
+    assert isinstance(stuck, BatchResult) and stuck.delivered == 0
+    (failure,) = stuck.failures
+    assert failure.code == SLOW[0] and failure.attempts > 3
+    assert re.search(r"\(throttled for [56] s over \d+ sends\)$", failure.message)
+    assert 5.0 <= time.now < 7.0
+
+
+def test_a_stream_that_accepts_nothing_for_the_retry_time_stops_the_run() -> None:
+    sink, _, time = make_sink([set(range(10))] * 10_000, retry_time=10.0)
+    with pytest.raises(SinkError) as err:
+        asyncio.run(sink.send_batch(RECORDS))
+    # Refusing everything, the stream gets the full backoff: the run stops at the first
+    # answer past the retry time.
+    assert re.fullmatch(r"scripted accepted nothing for 1[0-5] s: Slow down\.", str(err.value))
+    assert err.value.result is not None and len(err.value.result.failures) == 10
+    assert 10.0 <= time.now < 16.0
 
 
 def test_whole_call_throttling_and_5xx_are_retried() -> None:
@@ -101,14 +173,42 @@ def test_non_retryable_errors_stop_with_one_line_and_the_batch_as_failures() -> 
     assert len(t.calls) == 1
 
 
-def test_an_endpoint_that_stays_unreachable_stops_the_run_after_its_attempts() -> None:
+def test_an_endpoint_down_for_less_than_the_retry_time_is_waited_for() -> None:
     down = TransportError("EndpointConnectionError", "cannot reach http://127.0.0.1:1", retryable=True)
-    sink, t, _ = make_sink([down] * 10, attempts=4)
+    sink, t, time = make_sink([down] * 12, attempts=3, retry_time=60.0)
+    result = asyncio.run(sink.send_batch(RECORDS))
+    assert result.delivered == 10 and len(t.calls) == 13
+    assert time.now > 10.0  # backed off between the attempts, past --max-attempts
+
+
+def test_an_endpoint_that_stays_unreachable_stops_the_run_after_the_retry_time() -> None:
+    down = TransportError("EndpointConnectionError", "cannot reach http://127.0.0.1:1", retryable=True)
+    sink, _, time = make_sink([down] * 1000, retry_time=20.0)
     with pytest.raises(SinkError, match="cannot reach") as err:
         asyncio.run(sink.send_batch(RECORDS))
-    assert len(t.calls) == 4
+    assert 20.0 <= time.now < 26.0
     assert err.value.result is not None
     assert {f.code for f in err.value.result.failures} == {"EndpointConnectionError"}
+
+
+def test_resends_go_out_first_beside_the_records_of_later_batches() -> None:
+    sink, t, _ = make_sink([{1, 2}])
+    second = [b'{"later":%d}\n' % i for i in range(3)]
+
+    async def main() -> tuple[BatchResult, BatchResult]:
+        a = asyncio.create_task(sink.send_batch(RECORDS))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        b = asyncio.create_task(sink.send_batch(second))
+        return await a, await b
+
+    first, later = asyncio.run(main())
+    assert first.delivered == 10 and later.delivered == 3
+    # The failed records did not hold a call open: the next call carried them ahead of
+    # the later batch's records (or the later batch went first while they backed off).
+    flat = [r for call in t.calls[1:] for r in call]
+    assert sorted(flat) == sorted([RECORDS[1], RECORDS[2], *second])
+    assert len(t.calls) <= 3 and first.retried == 2 and later.retried == 0
 
 
 def test_backoff_is_capped_exponential_with_full_jitter() -> None:

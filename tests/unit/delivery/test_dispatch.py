@@ -57,31 +57,42 @@ def batch(k: int) -> list[bytes]:
 
 
 def dispatcher(
-    transport: FirstCallThrottled, gate: asyncio.Event, max_in_flight: int, tmp: Path
+    transport: FirstCallThrottled,
+    gate: asyncio.Event,
+    max_in_flight: int,
+    tmp: Path,
+    calls: int | None = None,
 ) -> Dispatcher:
     async def sleep(_: float) -> None:
         await gate.wait()  # every backoff lasts until the test opens the gate
 
-    sink = DeliverySink(transport, policy=RetryPolicy(), rng=random.Random(0), sleep=sleep)
+    sink = DeliverySink(transport, policy=RetryPolicy(), rng=random.Random(0), sleep=sleep,
+                        max_in_flight=calls or max_in_flight)  # fmt: skip
     stats = RunStats(sink="firehose", seed=0, target_rate=1.0, clock="simulated")
     return Dispatcher(sink, stats, DeadLetterFile(tmp / "dlq.ndjson"), ManualClock(), None, max_in_flight)
 
 
-def test_a_batch_backing_off_keeps_its_call_slot(tmp_path: Path) -> None:
-    # Against a stream at its quota, holding the slot through the backoff is what lowers
-    # the rate of calls: the runner waits rather than send a new batch into it.
+def test_a_batch_backing_off_holds_no_call_while_the_next_batch_goes_out(tmp_path: Path) -> None:
+    # The failed record waits in the outbox, not in a call: the one call slot serves the
+    # next batch meanwhile (the send rate, not held calls, keeps a full stream from more).
     async def main() -> None:
         gate = asyncio.Event()
         transport = FirstCallThrottled()
-        d = dispatcher(transport, gate, 1, tmp_path)
-        submitted = asyncio.create_task(d.submit(batch(0)))
+        d = dispatcher(transport, gate, 2, tmp_path, calls=1)
+        await asyncio.wait_for(d.submit(batch(0)), 5)
         for _ in range(20):
             await asyncio.sleep(0)
-        assert transport.calls == 1 and not submitted.done()  # backing off, slot held
+        assert transport.calls == 1 and len(d.inflight) == 1  # batch 0 waits for its resend
+        second = asyncio.create_task(d.submit(batch(1)))  # both batches out: the runner waits
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert transport.calls == 2  # batch 1 went out while batch 0's record backs off
         gate.set()
-        await asyncio.wait_for(submitted, 5)
-        await d.drain()
-        assert transport.calls == 2 and d.stats.delivered == 3 and d.stats.retried == 1
+        await asyncio.wait_for(second, 5)
+        await asyncio.wait_for(d.drain(), 5)
+        assert d.stats.delivered == 6 and d.stats.retried == 2
+        assert transport.calls in (3, 4)  # the two resends together, or one after the other
+        assert sorted(transport.accepted) == sorted(batch(0) + batch(1))
 
     asyncio.run(main())
 

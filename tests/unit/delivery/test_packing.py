@@ -12,7 +12,7 @@ from producer.delivery.transport_faults import FaultyTransport, TransportFaults
 from producer.generation.world import World
 from producer.runtime.clock import ManualClock
 from producer.runtime.runner import run
-from tests.support.transports import SLOW, KeepingTransport
+from tests.support.transports import KeepingTransport
 
 
 def shipped(world: World, tmp_path, pack: int | None) -> tuple:
@@ -40,8 +40,9 @@ def test_packing_delivers_the_same_bytes_in_16x_fewer_billed_units(small_world: 
 
 def test_packed_records_that_fail_are_dead_lettered_event_by_event(small_world: World, tmp_path) -> None:
     inner = KeepingTransport()
-    transport = FaultyTransport(inner, TransportFaults(throttle_rate=0.3), throttle_code=SLOW[0],
-                                throttle_message=SLOW[1], seed=1)  # fmt: skip
+    # Failing otherwise than throttled, so that one attempt is all a record gets.
+    transport = FaultyTransport(inner, TransportFaults(throttle_rate=0.3), throttle_code="InternalFailure",
+                                throttle_message="internal error", seed=1)  # fmt: skip
     sink = DeliverySink(transport, policy=RetryPolicy(max_attempts=1), rng=random.Random(0))
     dlq = tmp_path / "dlq.ndjson"
     flags = {"rate": "2k/s", "count": "10000", "start": "2026-01-27", "seed": "6", "dead_letter": str(dlq)}
