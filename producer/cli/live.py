@@ -102,6 +102,9 @@ class LiveView:
         if s.calls:
             lat = s.latency.summary()
             t.add_row("calls", f"{s.calls:,}  retried {s.retried:,}  throttled {s.throttled:,}")
+            if s.send_limited and "accepting_bytes_per_s" in s.send_rate:
+                accepting = s.send_rate["accepting_bytes_per_s"]
+                t.add_row("stream", f"accepting ~{_bytes(int(accepting))}/s: calls paced to it (quota-bound)")
             t.add_row("latency", f"p50 {lat['p50']} ms  p99 {lat['p99']} ms")
         total = max(int(s.event_types.sum()), 1)
         shares = [
@@ -149,6 +152,15 @@ def render_summary(summary: Summary, console: Console) -> None:
             ("throttled", f"{summary.throttled:,}"),
             ("latency p50/p95/p99", f"{lat.get('p50')} / {lat.get('p95')} / {lat.get('p99')} ms"),
         ]
+    if "accepting_bytes_per_s" in summary.send_rate:
+        accepting = summary.send_rate["accepting_bytes_per_s"]
+        cuts = int(summary.send_rate.get("cuts", 0))
+        rows.append(
+            (
+                "stream accepting",
+                f"~{_bytes(int(accepting))}/s at the end, quota-bound (send rate cut {cuts:,}x)",
+            )
+        )
     if summary.event_lag_ms:
         lag = summary.event_lag_ms
         rows.append(("event lag p50/p95/p99", f"{lag.get('p50')} / {lag.get('p95')} / {lag.get('p99')} ms"))

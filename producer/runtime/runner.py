@@ -18,6 +18,7 @@ from producer.config.settings import Settings
 from producer.delivery.batching import Batcher
 from producer.delivery.deadletter import DeadLetterFile
 from producer.delivery.dispatch import CaptureLike, Dispatcher, ManifestLike, close_sink, settle, stop_reason
+from producer.delivery.send_rate import SendRate
 from producer.errors import SinkError
 from producer.generation.data_faults import DataFaultInjector
 from producer.generation.encode import encode_block
@@ -276,8 +277,22 @@ class RunOutputs:
             self.error, self.stopped_by = close_error, "error"
         self.dead.close()
 
+    def track_send_rate(self) -> None:
+        """Copy the stream's send rate into the stats, once it has paced the calls."""
+        rate = getattr(self.sink, "rate", None)
+        if not isinstance(rate, SendRate) or not rate.cuts:
+            return
+        self.stats.send_limited = rate.active
+        if rate.active:
+            accepting_bytes, accepting_records = rate.accepting()
+            self.stats.send_rate["accepting_bytes_per_s"] = round(accepting_bytes, 1)
+            self.stats.send_rate["accepting_records_per_s"] = round(accepting_records, 1)
+        self.stats.send_rate["cuts"] = rate.cuts
+        self.stats.send_rate["background_throttled"] = round(rate.background, 3)
+
     def settle(self) -> float:
         """Settle the counters at the end; the seconds the flow took."""
+        self.track_send_rate()
         settle(self.stats)
         return self.clock.monotonic() - self.started
 
@@ -438,6 +453,7 @@ class _Run(RunOutputs):
         self.stats.active_sessions = generator.active_sessions
         self.stats.viewers = generator.active_slots
         self.stats.activity = max(self.stats.activity, generator.activity)
+        self.track_send_rate()
         self.stats.update_pace(elapsed_s=elapsed, lag_s=gen.pacer.lag_s(self.emitted))
 
     def summary(self) -> Summary:

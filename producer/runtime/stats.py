@@ -80,6 +80,10 @@ class RunStats:
     #: How many times more active than the reference the viewers are (see SessionGenerator.activity).
     activity: float = 1.0
     destination: str = ""
+    #: The stream's send rate once it throttled (see SendRate): what it accepts, how often cut.
+    send_rate: dict[str, float] = field(default_factory=dict)
+    #: Whether the send rate paces the calls now.
+    send_limited: bool = False
     _throttled_seen: int = 0
     #: "ok", "sink-bound", "quota-bound" or "cpu-bound": why the run is behind, if it is.
     pace: str = "ok"
@@ -88,12 +92,13 @@ class RunStats:
         """Record the elapsed time and lag behind the schedule, and classify the pace.
 
         Behind by more than half a second, the run is quota-bound if the sink throttled
-        since the last update, sink-bound if the sink took most of the time, else
+        since the last update or its send rate paces the calls, sink-bound if the sink took
+        most of the time, else
         cpu-bound (generation cannot keep up).
         """
         self.elapsed_s = elapsed_s
         self.lag_s = lag_s
-        throttling = self.throttled > self._throttled_seen
+        throttling = self.throttled > self._throttled_seen or self.send_limited
         self._throttled_seen = self.throttled
         if lag_s > 0.5:
             if throttling:
@@ -149,6 +154,7 @@ class RunStats:
             event_lag_ms=self.event_lag.summary() if self.event_lag.n else {},
             activity=round(self.activity, 3),
             faults=faults or {},
+            send_rate=dict(self.send_rate),
             destination=self.destination,
             error=error,
             dead_letter_path=dead_letter_path,
@@ -193,6 +199,10 @@ class Summary:
     activity: float = 1.0
     #: Data faults injected, by name (what a downstream check should expect).
     faults: dict[str, int] = field(default_factory=dict)
+    #: Stream sinks that throttled: what the stream accepted over the last second while the
+    #: send rate paced the calls (bytes and records/s), its cuts, and the share of records
+    #: throttled whatever the rate. Empty when the stream never throttled.
+    send_rate: dict[str, float] = field(default_factory=dict)
     destination: str = ""
     error: str | None = None
     dead_letter_path: str | None = None

@@ -28,6 +28,7 @@ def busy_stats() -> RunStats:
     s.latency.add([12.5, 250.0, 31_000.0])
     s.event_lag.add([480.0, 512.0, 1_950.0])
     s.activity = 1_234.5
+    s.send_limited, s.send_rate = True, {"accepting_bytes_per_s": 1_048_576.0, "cuts": 12}
     s.event_types = np.array([10, 20, 30, 40, 50, 60, 70], dtype=np.int64)
     return s
 
@@ -46,6 +47,7 @@ def test_live_view_fits_80_columns_without_wrapping(total: int | None) -> None:
     text = out.getvalue()
     # Labels and numbers are never cut short (only the destination may be, with an ellipsis).
     assert "achieved 987,654/s  sink-bound: sink too slow" in text, text
+    assert "accepting ~1.0 MB/s: calls paced to it (quota-bound)" in text, text
     labels = (
         "producer",
         "progress" if total else "rate",

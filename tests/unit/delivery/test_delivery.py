@@ -277,3 +277,40 @@ def test_records_over_the_limit_are_dead_lettered_with_the_reason(small_world: W
     lines = [json.loads(line) for line in dlq.read_text().splitlines()]
     assert len(lines) == big
     assert all(line["reason"] == "RecordTooLarge" and len(line["record"]) > 320 for line in lines)
+
+
+def test_a_burst_of_whole_call_503s_and_an_endpoint_down_for_10_s_lose_nothing() -> None:
+    time = VirtualTime()
+    kept: list[bytes] = []
+
+    class Outages:
+        """Whole calls answered 503 "Slow down." for t in [1, 6), unreachable for [10, 20)."""
+
+        name = "outages"
+
+        async def put(self, batch: Sequence[bytes]) -> list[tuple[int, str, str]]:
+            if 1.0 <= time.now < 6.0:
+                raise TransportError("ServiceUnavailableException", "Slow down.", retryable=True)
+            if 10.0 <= time.now < 20.0:
+                raise TransportError("EndpointConnectionError", "cannot reach http://x", retryable=True)
+            kept.extend(batch)
+            return []
+
+        async def aclose(self) -> None:
+            pass
+
+    sink = DeliverySink(Outages(), policy=RetryPolicy(max_attempts=3), rng=random.Random(2),
+                        sleep=time.sleep, clock=time.clock)  # fmt: skip
+
+    async def main() -> list[BatchResult]:
+        results = []
+        for k in range(30):  # a batch a second for 30 s, across both outages
+            batch = [b'{"k":%d,"i":%d}\n' % (k, i) for i in range(20)]
+            results.append(asyncio.create_task(sink.send_batch(batch)))
+            await time.sleep(max(0.0, k + 1 - time.now))
+        return list(await asyncio.gather(*results))
+
+    results = asyncio.run(main())
+    assert sum(r.delivered for r in results) == 600 == len(set(kept)) == len(kept)
+    assert not any(r.failures for r in results)
+    assert sum(r.throttled for r in results) > 0 and sum(r.retried for r in results) > 0
