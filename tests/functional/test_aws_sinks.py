@@ -244,6 +244,9 @@ def test_s3_sink_writes_firehose_layout_objects(aws: str, tmp_path: Path) -> Non
         ["raw/dims/world.json", *(f"raw/{table_key(t)}" for t in DIM_TABLES)]
     )
     assert len(s3_records("raw/netflix/")) == 20_000
+    # Its PutObject calls are counted (all but the last object's, put at close).
+    assert len(events) - 1 <= summary["calls"] <= len(keys) and summary["retried"] == 0
+    assert summary["latency_ms"]["p50"] is not None
 
 
 def _bucket_objects(prefix: str) -> dict[str, tuple[bytes, object]]:

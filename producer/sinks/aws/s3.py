@@ -6,17 +6,25 @@ without paying for Firehose ingestion. With a world, the dimension tables and
 ``world.json`` go under ``<root prefix>dims/`` in the bucket, as the lake writes them
 under its directory: checked and written in :meth:`S3Sink.open`, or before the first
 object when the start-up check is off.
+
+Retries: the SDK's own are off (as for every AWS sink, so that each call is counted);
+a retryable PutObject error is retried here up to ``--max-attempts`` with capped
+exponential backoff. The batch whose records set off an object counts its calls,
+retries (objects put again), throttled answers (``SlowDown``) and latencies in the
+summary; the last object, put when the sink closes, is not in those counts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from typing import Any
 
 from producer.delivery.retry import RetryPolicy
 from producer.errors import ConfigError, SinkError
 from producer.sinks.aws.clients import AwsOptions, ClientHolder, translate_error
+from producer.sinks.base import THROTTLING_CODES, BatchResult
 from producer.sinks.dims import WORLD_KEY
 from producer.sinks.lake import LakeSink
 
@@ -46,7 +54,20 @@ class S3Sink(LakeSink):
         self._holder = ClientHolder("s3", options or AwsOptions())
         self._policy = policy or RetryPolicy()
         self._rng = random.Random()
+        # PutObject calls since the last batch's result: calls, retries, throttled, latencies.
+        self._calls = self._retried = self._throttled = 0
+        self._latencies: list[float] = []
         super().__init__(**kw)
+
+    def _result(self, delivered: int) -> BatchResult:
+        """The batch, with the PutObject calls it set off (and their retries) counted."""
+        result = BatchResult(
+            delivered=delivered, retried=self._retried, throttled=self._throttled, calls=self._calls,
+            latencies_ms=tuple(self._latencies),
+        )  # fmt: skip
+        self._calls = self._retried = self._throttled = 0
+        self._latencies = []
+        return result
 
     def _check_destination(self) -> None:
         """Checked in :meth:`open`, where a client can be made."""
@@ -100,12 +121,18 @@ class S3Sink(LakeSink):
     async def _put(self, key: str, body: bytes, *, lost: int) -> None:
         full = self.root_prefix + key
         for attempt in range(1, self._policy.max_attempts + 1):
+            self._calls += 1
+            self._retried += attempt > 1
+            started = time.perf_counter()
             try:
                 client = await self._holder.get()
                 await client.put_object(Bucket=self.bucket, Key=full, Body=body)
+                self._latencies.append((time.perf_counter() - started) * 1000.0)
                 return
             except Exception as exc:
+                self._latencies.append((time.perf_counter() - started) * 1000.0)
                 err = translate_error(exc, what=f"S3 bucket '{self.bucket}'", region=self._holder.region)
+                self._throttled += err.code in THROTTLING_CODES
                 if not err.retryable or attempt == self._policy.max_attempts:
                     msg = f"cannot put s3://{self.bucket}/{full}: {err.message}"
                     raise SinkError(msg, lost=lost) from None
