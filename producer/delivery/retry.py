@@ -206,10 +206,6 @@ class Outbox:
             ticket.done = True
         return ticket
 
-    @property
-    def empty(self) -> bool:
-        return not self._new and not self._resends
-
     def wait_s(self) -> float | None:
         """Seconds until a call can be taken (0: now), or None when nothing waits."""
         if self.fatal is not None:
@@ -233,12 +229,14 @@ class Outbox:
             # The common case: a batch cut to the limits already, nothing to resend.
             ticket, start = self._new[0]
             assert isinstance(ticket, _Ticket) and isinstance(start, int)
-            if start == 0:
-                self._new.popleft()
-                call.runs.append((ticket, 0, len(ticket.records)))
-                call.records = list(ticket.records)
-                call.nbytes = sum(map(len, call.records))
-                return call
+            if start == 0 and len(ticket.records) <= max_records:
+                nbytes = sum(map(len, ticket.records))
+                if nbytes <= max_bytes:
+                    self._new.popleft()
+                    call.runs.append((ticket, 0, len(ticket.records)))
+                    call.records = list(ticket.records)
+                    call.nbytes = nbytes
+                    return call
         now = self.clock()
         if self._resends:
             keep: list[_Resend] = []
@@ -311,7 +309,8 @@ class Outbox:
         owner.latencies.append(latency_ms)
         throttled = sum(1 for _, code, _ in failed if code in THROTTLING_CODES)
         failed_bytes = sum(len(call.records[j]) for j, _, _ in failed) if failed else 0
-        self.rate.record(call.sent_at, len(call.records), call.nbytes, call.nbytes - failed_bytes, throttled)
+        n = len(call.records)
+        self.rate.record(call.sent_at, n, call.nbytes, n - len(failed), call.nbytes - failed_bytes, throttled)
         if len(failed) < len(call.records):
             self.last_accepted_at = now
         if not failed and not call.resends:
@@ -342,7 +341,7 @@ class Outbox:
         owner.latencies.append(latency_ms)
         throttling = exc.code in THROTTLING_CODES
         self.rate.record(
-            call.sent_at, len(call.records), call.nbytes, 0, len(call.records) if throttling else 0
+            call.sent_at, len(call.records), call.nbytes, 0, 0, len(call.records) if throttling else 0
         )
         if not exc.retryable:
             for ticket, index, resend in self._items(call):

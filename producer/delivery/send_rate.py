@@ -6,7 +6,9 @@ follow a CUBIC curve (RFC 9438, and the AWS SDKs' *adaptive* retry mode): on a
 throttling signal both drop to ``beta`` times what the stream accepted over the last
 second, then grow back, fast at first, flat around the old ceiling, and faster again
 past it, until the stream throttles again. A call holds at most ``call_s`` worth of the
-limit, so one call cannot overshoot the quota by much.
+limit, so one call cannot overshoot the quota by much. The first cut waits for half a
+second of sending: what a stream accepts in its first calls, from the burst an idle
+stream holds, says little of its rate.
 
 Throttling that does not follow the rate (a hot partition, a short internal failure:
 the same share of records refused however slowly one sends) must not drive the rate
@@ -30,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 
 class SendRate:
-    """The send rate of one stream (one shard of a Kinesis stream)."""
+    """The send rate of one stream."""
 
     def __init__(
         self,
@@ -127,10 +129,12 @@ class SendRate:
         span = self.window_s
         return (sum(w[4] for w in self._window) / span, sum(w[3] for w in self._window) / span)
 
-    def record(self, sent_at: float, records: int, nbytes: int, accepted_bytes: int, throttled: int) -> None:
-        """A call sent at ``sent_at`` came back: ``throttled`` of its ``records`` were throttled."""
+    def record(
+        self, sent_at: float, records: int, nbytes: int, accepted: int, accepted_bytes: int, throttled: int
+    ) -> None:
+        """A call sent at ``sent_at`` came back: of its ``records`` (``nbytes``), ``accepted``
+        were accepted (``accepted_bytes``) and ``throttled`` throttled."""
         now = self.clock()
-        accepted = records - throttled
         if self._first_sent is None:
             self._first_sent = sent_at
         self._window.append((sent_at, records, nbytes, accepted, accepted_bytes, throttled))

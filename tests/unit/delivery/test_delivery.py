@@ -314,3 +314,10 @@ def test_a_burst_of_whole_call_503s_and_an_endpoint_down_for_10_s_lose_nothing()
     assert sum(r.delivered for r in results) == 600 == len(set(kept)) == len(kept)
     assert not any(r.failures for r in results)
     assert sum(r.throttled for r in results) > 0 and sum(r.retried for r in results) > 0
+
+
+def test_a_batch_over_the_call_limits_goes_out_in_several_calls() -> None:
+    sink, t, _ = make_sink([])
+    records = [b"x" * 100 + b"\n"] * 1200
+    result = asyncio.run(sink.send_batch(records))
+    assert result.delivered == 1200 and [len(c) for c in t.calls] == [500, 500, 200]
