@@ -164,7 +164,7 @@ def test_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(
         env = {k: v for k, v in os.environ.items() if not k.startswith("NETFLIX_PRODUCER_")}
         proc = Child(
             [sys.executable, "-m", "producer", "run", "--sink", "firehose", "--rate", "2k/s", "--quiet",
-             "--summary-json", str(summary_path), "--dead-letter", str(dlq), "--max-attempts", "3", "--max-in-flight", "1", "--transport", transport],
+             "--summary-json", str(summary_path), "--dead-letter", str(dlq), "--max-retry-time", "2s", "--max-in-flight", "1", "--transport", transport],
             log_dir=tmp_path, name="netflix-producer run", env=env,
         )  # fmt: skip
         try:
@@ -173,7 +173,7 @@ def test_endpoint_killed_mid_run_dead_letters_with_reasons_and_exits(
             wait_until(
                 lambda: s3_object_count(url) >= 2, what="two delivered batches in S3", children=[proc, moto]
             )
-            moto.kill()
+            moto.kill()  # unreachable from now on: the run stops after --max-retry-time
             code = proc.wait()
         finally:
             proc.kill()
