@@ -590,9 +590,11 @@ class SyncTransport(Protocol):
 
 
 class SyncDelivery:
-    """The same delivery as :class:`DeliverySink`, blocking, one call at a time (for locust users).
+    """The same delivery as :class:`DeliverySink`, blocking (for locust users: greenlets, not threads).
 
-    ``rate`` may be shared by the users of one process that send to the same stream.
+    Each caller makes one call at a time. Callers in several greenlets (the users of one
+    locust worker) share the outbox and its send rate: any of them sends what is next,
+    resends included, and each returns once its own batch is settled.
     """
 
     def __init__(
@@ -622,12 +624,15 @@ class SyncDelivery:
         while not ticket.done:
             wait = outbox.wait_s()
             if wait is None:
-                break
+                # The batch's last records are in a call another user of this delivery made.
+                self._sleep(_SHARED_POLL_S)
+                continue
             if wait > 0:
-                self._sleep(wait)
+                self._sleep(min(wait, _SHARED_POLL_S) if outbox.in_flight else wait)
                 continue
             call = outbox.take()
             if call is None:
+                self._sleep(_SHARED_POLL_S)
                 continue
             turn = outbox.rate.reserve(call.nbytes, len(call.records))
             if turn > 0:
@@ -644,6 +649,9 @@ class SyncDelivery:
             raise ticket.error
         return ticket.result()
 
+
+#: How often a blocking caller looks again while its records are in another caller's call.
+_SHARED_POLL_S = 0.005
 
 #: Longest backoff of a record throttled in a call that had others accepted.
 _PARTLY_CAP_S = 0.25
