@@ -33,7 +33,7 @@ class CaptureLike(Protocol):
 
 
 class Dispatcher:
-    """Sends batches with at most ``max_in_flight`` calls outstanding, and accounts for them.
+    """Sends batches with at most ``max_in_flight`` of them outstanding, and accounts for them.
 
     Backpressure: :meth:`submit` returns only once there is room, so a slow or throttled
     sink slows the runner down instead of growing a queue. Room is ``max_in_flight``

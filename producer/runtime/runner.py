@@ -243,15 +243,16 @@ class RunOutputs:
     ) -> Dispatcher:
         """The dispatcher to this sink, with as many calls in flight as the sink takes."""
         # Remote calls overlap; local sinks keep their buffers in order with one call at a time.
-        # A stream sink's batches outnumber its calls: while some wait for a few records to
-        # be resent, the calls carry the next ones; what waits is two rounds of full calls.
+        # A stream sink's batches outnumber its calls (its outbox counts what is not settled):
+        # while some wait for a few records to be resent, the calls carry the next ones;
+        # what waits is two rounds of full calls.
         spec = spec_of(self.sink.name)
-        calls = self.settings.max_in_flight
-        in_flight = 8 * calls if spec.concurrent else 1
+        calls = self.settings.max_in_flight if spec.concurrent else 1
+        outbox = spec.concurrent and hasattr(self.sink, "backlog")
         return Dispatcher(
-            self.sink, self.stats, self.dead, self.clock, manifest, in_flight,
+            self.sink, self.stats, self.dead, self.clock, manifest, 8 * calls if outbox else calls,
             capture=capture, offset=offset, packed=packed, billing_unit=spec.billing_unit,
-            max_backlog=2 * calls * spec.limits.max_records if spec.concurrent else None,
+            max_backlog=2 * calls * spec.limits.max_records if outbox else None,
         )  # fmt: skip
 
     def observe_due(self, now: float) -> bool:

@@ -92,9 +92,8 @@ class RunStats:
         """Record the elapsed time and lag behind the schedule, and classify the pace.
 
         Behind by more than half a second, the run is quota-bound if the sink throttled
-        since the last update or its send rate paces the calls, sink-bound if the sink took
-        most of the time, else
-        cpu-bound (generation cannot keep up).
+        since the last update or its send rate paces the calls, sink-bound if the sink
+        took most of the time, else cpu-bound (generation cannot keep up).
         """
         self.elapsed_s = elapsed_s
         self.lag_s = lag_s

@@ -237,6 +237,8 @@ def test_help_shows_the_fixed_values(command: list[str], option: str, shown: str
             "invalid --max-in-flight '65': expected a whole number within 1..64",
         ),
         (["run", "--max-attempts", "0"], "invalid --max-attempts '0'"),
+        (["run", "--max-retry-time", "2h"], "invalid --max-retry-time '2h': must be within 1s..1h"),
+        (["run", "--max-retry-time", "soon"], "invalid --max-retry-time 'soon': expected a duration"),
         (
             ["run", "--partition-key", "title_id"],
             "invalid --partition-key 'title_id': expected one of user_id",
