@@ -294,7 +294,12 @@ SCHEMA: dict[str, Any] = {
             maximum=50,
         ),
         "max_retry_time": Key(
-            "duration", "How long a throttled or unreachable record is resent.", _setting("max_retry_time")
+            "duration",
+            "How long a throttled or unreachable record is resent.",
+            _setting("max_retry_time"),
+            minimum=1,
+            maximum=3600,
+            limit="1s to 1h",
         ),
         "linger": Key(
             "duration", "Longest wait before a partial batch is sent.", _setting("linger"), minimum=0
