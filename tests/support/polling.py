@@ -8,6 +8,7 @@ output to files, not pipes, so a test that polls never blocks a child on a full 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -119,3 +120,13 @@ def wait_until(
             logs = "\n".join(c.output() for c in children)
             pytest.fail(f"waiting for {what}: {why}; last seen: {last!r}\n{logs}")
         time.sleep(every_s)
+
+
+async def turns_until(condition: Callable[[], bool], *, what: str, turns: int = 10_000) -> None:
+    """Let the event loop run until ``condition`` holds (no clock involved)."""
+    for _ in range(turns):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    msg = f"never saw {what} in {turns} turns of the event loop"
+    raise AssertionError(msg)

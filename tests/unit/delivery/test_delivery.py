@@ -17,6 +17,7 @@ from producer.generation.world import World
 from producer.runtime.clock import ManualClock
 from producer.runtime.runner import run
 from producer.sinks.base import BatchResult
+from tests.support.polling import turns_until
 from tests.support.transports import SLOW, KeepingTransport
 
 
@@ -197,8 +198,7 @@ def test_resends_go_out_first_beside_the_records_of_later_batches() -> None:
 
     async def main() -> tuple[BatchResult, BatchResult]:
         a = asyncio.create_task(sink.send_batch(RECORDS))
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        await turns_until(lambda: len(t.calls) == 1, what="the first batch's call")
         b = asyncio.create_task(sink.send_batch(second))
         return await a, await b
 

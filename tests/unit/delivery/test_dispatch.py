@@ -17,6 +17,7 @@ from producer.generation.world import World
 from producer.runtime.clock import ManualClock
 from producer.runtime.runner import run
 from producer.runtime.stats import RunStats
+from tests.support.polling import turns_until
 
 SLOW = ("ServiceUnavailableException", "Slow down.")
 
@@ -80,13 +81,11 @@ def test_a_batch_backing_off_holds_no_call_while_the_next_batch_goes_out(tmp_pat
         transport = FirstCallThrottled()
         d = dispatcher(transport, gate, 2, tmp_path, calls=1)
         await asyncio.wait_for(d.submit(batch(0)), 5)
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert transport.calls == 1 and len(d.inflight) == 1  # batch 0 waits for its resend
+        await turns_until(lambda: transport.calls == 1, what="batch 0's first call")
+        assert len(d.inflight) == 1  # batch 0 waits for its resend
         second = asyncio.create_task(d.submit(batch(1)))  # both batches out: the runner waits
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert transport.calls == 2  # batch 1 went out while batch 0's record backs off
+        # Batch 1 goes out while batch 0's record backs off (the gate is still shut).
+        await turns_until(lambda: transport.calls == 2, what="batch 1's call")
         gate.set()
         await asyncio.wait_for(second, 5)
         await asyncio.wait_for(d.drain(), 5)
