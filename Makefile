@@ -46,13 +46,13 @@ test: lint lint-infra
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
-	$(BIN)/ruff check producer tests bench infra glue_scripts locustfile.py
-	$(BIN)/ruff format --check producer tests bench infra glue_scripts locustfile.py
+	$(BIN)/ruff check producer tests bench infra glue_scripts locustfile.py locustfile_shaped.py
+	$(BIN)/ruff format --check producer tests bench infra glue_scripts locustfile.py locustfile_shaped.py
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix producer tests bench infra glue_scripts locustfile.py
-	$(BIN)/ruff format producer tests bench infra glue_scripts locustfile.py
+	$(BIN)/ruff check --fix producer tests bench infra glue_scripts locustfile.py locustfile_shaped.py
+	$(BIN)/ruff format producer tests bench infra glue_scripts locustfile.py locustfile_shaped.py
 
 ## bench: every benchmark, one at a time (~12 min; figures, not pass/fail), then the summary
 ##        table of docs/performance.md rewritten from this run's results

@@ -255,6 +255,7 @@ class SessionGenerator:
         params: SessionParams | None = None,
         max_concurrent: int | None = None,
         window_events: int | None = None,
+        max_window_s: float | None = None,
         lead_s: float = 0.0,
     ) -> None:
         self.world = world
@@ -270,6 +271,8 @@ class SessionGenerator:
         #: Events per window, about: bigger windows cost less per event but make the
         #: first block of a run (and its memory) bigger.
         self.window_events = max(1, window_events or self.WINDOW_EVENTS)
+        #: The longest window, in seconds of event time: how long the viewers go unsteered.
+        self.max_window_s = max_window_s or self.MAX_WINDOW_S
         p = self.params
         self._pause_rate = np.array([p.pause_rate_per_h.get(d, 1.0) for d in DEVICE_TYPES]) / _HOUR_MS
         # Device ceilings into the ladder (index): TV/console/web 5800, tablet 3000,
@@ -747,10 +750,10 @@ class SessionGenerator:
         rate = rate_at(offset)
         if rate > 0:
             # A rising rate: size the window by where it gets to.
-            rate = max(rate, rate_at(offset + min(self.MAX_WINDOW_S, self.window_events / rate)))
+            rate = max(rate, rate_at(offset + min(self.max_window_s, self.window_events / rate)))
         if rate <= 0:
-            return self.MAX_WINDOW_S
-        return min(self.MAX_WINDOW_S, max(self.MIN_WINDOW_S, self.window_events / rate))
+            return self.max_window_s
+        return min(self.max_window_s, max(self.MIN_WINDOW_S, self.window_events / rate))
 
     def next_block(self) -> EventBlock:
         """Generate the events of the next window of event time, in time order."""

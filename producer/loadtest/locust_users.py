@@ -7,14 +7,16 @@ and docs/load-testing.md for how a swarm is run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 import threading
 import time
 import types
 from pathlib import Path
 from typing import Any
 
-from locust import User, constant, constant_throughput, events, task
+from locust import LoadTestShape, User, constant, constant_throughput, events, task
 from locust.exception import StopUser
 
 from producer.config.scenario import resolve_run
@@ -22,9 +24,11 @@ from producer.config.settings import Settings
 from producer.delivery.deadletter import DeadLetterFile
 from producer.errors import ProducerError, SinkError
 from producer.loadtest.swarm import SwarmCounters, WorkerShare, swarm_batcher
+from producer.runtime.rate import Schedule
+from producer.runtime.rate import constant as constant_rate
 from producer.sinks.registry import stream_delivery
 
-__all__ = ["COUNTERS", "FirehoseUser", "KinesisUser", "StreamUser"]
+__all__ = ["COUNTERS", "FirehoseUser", "KinesisUser", "ScenarioShape", "StreamUser"]
 
 COUNTERS = SwarmCounters()
 _LAST_REPORT: dict[str, int] = {}
@@ -164,8 +168,12 @@ def _state(environment: Any) -> dict[str, Any]:
             index = max(getattr(environment.runner, "worker_index", 0), 0)
             users = max(getattr(environment.runner, "target_user_count", 1) or 1, 1)
             nominal = (options.events_per_user or 1000.0) * users
-            # Unpaced users send as fast as they can: their viewers follow the wall clock.
-            follow = time.time if options.events_per_user <= 0 else None
+            # Unpaced users send as fast as they can, and under a ScenarioShape the number
+            # of users follows the shape: either way the viewers follow the pace kept.
+            shaped = _shaped(environment)
+            follow = time.time if options.events_per_user <= 0 or shaped else None
+            if shaped:
+                settings = dataclasses.replace(settings, shape=constant_rate(nominal))
             share = WorkerShare(settings, index, nominal_rate=nominal, follow=follow)
             delivery, _ = stream_delivery(settings, kind, seed=share.seed, blocking=True)
             batcher = swarm_batcher(kind, options.records_per_batch)
@@ -248,6 +256,79 @@ class KinesisUser(StreamUser):
     """PutRecords to a Kinesis Data Stream (select with --stream-kind kinesis or kinesis://NAME)."""
 
 
+def _shaped(environment: Any) -> bool:
+    shape = getattr(environment, "shape_class", None)
+    return isinstance(shape, ScenarioShape)
+
+
+class ScenarioShape(LoadTestShape):
+    """Users that follow a scenario's rate shape (``--scenario``): at each second of the
+    test, as many users as the shape's rate needs at ``--events-per-user`` each (to the
+    nearest, at least one); the test ends after the scenario's ``duration``, or at the end of a ramp or
+    steps shape held for a minute when it gives none.
+
+    Opt-in, because a shape class takes over ``-u``, ``-r`` and ``-t``: run
+    ``locustfile_shaped.py``, which defines one. The workers' viewers then follow the
+    pace their users keep (as unpaced users' do), so their ``event_ts`` stay near the
+    wall clock while the swarm grows and shrinks; such a swarm is not reproducible byte
+    for byte.
+    """
+
+    abstract = True
+    #: How long a ramp or steps shape is held after its last knot when the scenario
+    #: gives no duration.
+    HOLD_S = 60.0
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._plan: tuple[Schedule, float, float | None] | None = None
+
+    def plan(self) -> tuple[Schedule, float, float | None]:
+        """(the shape's schedule from the test's start, events per user, duration or None)."""
+        if self._plan is None:
+            assert self.runner is not None
+            options: Any = self.runner.environment.parsed_options
+            settings = resolve_run(
+                {k: v for k, v in {"seed": options.seed}.items() if v is not None},
+                scenario=options.scenario or None,
+            )
+            duration = settings.duration_s
+            if duration is None and settings.shape.kind in ("ramp", "steps"):
+                duration = settings.shape.knots[-1][0] + self.HOLD_S
+            # Anchored now: a daily shape's rate is that of the wall clock's hour and weekday.
+            self._plan = (settings.shape.bind(time.time()), float(options.events_per_user), duration)
+        return self._plan
+
+    def tick(self) -> tuple[int, float] | None:
+        schedule, per_user, duration = self.plan()
+        shape: Any = self  # locust's LoadTestShape is untyped
+        t = shape.get_run_time()
+        if duration is not None and t >= duration:
+            return None
+        users = max(round(schedule.rate_at(t) / per_user), 1)
+        return users, float(max(abs(users - shape.get_current_user_count()), 1))
+
+
+def _check_shape(environment: Any) -> None:
+    """A ScenarioShape needs a scenario and a rate per user: say so in one line and exit 2."""
+    options = environment.parsed_options
+    if not _shaped(environment) or options is None:
+        return
+    problem = None
+    if not options.scenario:
+        problem = "give --scenario (a shipped name or a file): its rate shape is what the users follow"
+    elif options.events_per_user <= 0:
+        problem = "give --events-per-user: the users a rate needs are the rate divided by it"
+    else:
+        try:
+            environment.shape_class.plan()
+        except ProducerError as exc:
+            problem = str(exc)
+    if problem is not None:
+        sys.stderr.write(f"netflix-producer: {type(environment.shape_class).__name__}: {problem}\n")
+        sys.exit(2)
+
+
 def _on_init(environment: Any, **_: Any) -> None:
     if hasattr(environment.runner, "get_worker_index"):
         _STATE["master_runner"] = environment.runner  # to name workers by index in their reports
@@ -270,6 +351,8 @@ def _on_init(environment: Any, **_: Any) -> None:
             )
 
         environment.web_ui.app.add_url_rule("/netflix-producer", "_counts", _counts)
+    if type(environment.runner).__name__ != "WorkerRunner":
+        _check_shape(environment)
 
 
 def _report(client_id: str, data: dict[str, Any], **_: Any) -> None:

@@ -85,6 +85,8 @@ class WorkerShare:
             shape.bind(anchor),
             seed=self.seed,
             params=settings.session_params,
+            # A worker that follows a clock steers its viewers about once a second.
+            max_window_s=self.STEER_EVERY_S if follow is not None else None,
         )
         self.generator.prepare()
         faults = settings.data_faults

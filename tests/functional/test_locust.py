@@ -8,7 +8,9 @@ master-and-workers run uses the default.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from tests.support.locust_runs import (
     BASE,
     BOTOCORE,
     LOCUST,
+    ROOT,
     common,
     env,
     final_stats,
@@ -166,3 +169,44 @@ def test_the_transport_is_fast_by_default_and_selected_by_the_environment(
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["accepted"] == summary["records"] == len(landed()) > 0
     assert (BOTOCORE_CALL in proc.stderr.decode()) is through_botocore
+
+
+def test_a_scenario_shape_drives_the_users_and_their_events_follow_the_clock(
+    aws: str, tmp_path: Path
+) -> None:
+    make_stream()
+    scenario = tmp_path / "swarm-ramp.yaml"
+    scenario.write_text("name: swarm-ramp\nshape: ramp:20/s..100/s:6s\nduration: 9s\n")
+    shaped = [*LOCUST[:-1], str(ROOT / "locustfile_shaped.py")]
+    started = time.time()
+    # No -u, -r or -t: the shape gives the users and ends the test.
+    proc = subprocess.run(
+        [*shaped, "--headless", "--scenario", str(scenario), "--events-per-user", "20", "--records-per-batch", "10",
+         *common(tmp_path)],
+        env=env(), capture_output=True, text=True, timeout=RUN_DEADLINE_S, check=False,
+    )  # fmt: skip
+    ended = time.time()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    users = [int(n) for n in re.findall(r"Shape test updating to (\d+) users", proc.stderr)]
+    assert users[0] == 1 and max(users) == 5, users  # 20/s .. 100/s at 20 events/s per user
+    assert users == sorted(users), "a rising rate only ever adds users"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["accepted"] == summary["records"] > 0
+    events = landed()
+    assert len(events) == summary["accepted"] == len({e["event_id"] for e in events})
+    # The viewers follow the pace the users keep: their events happen during the test.
+    stamps = sorted(e["event_ts"] for e in events)
+    assert started - 2.0 <= stamps[0] and stamps[-1] <= ended + 2.0, (started, stamps[0], stamps[-1], ended)
+
+
+def test_a_scenario_shape_without_a_rate_per_user_says_so(tmp_path: Path) -> None:
+    shaped = [*LOCUST[:-1], str(ROOT / "locustfile_shaped.py")]
+    proc = subprocess.run(
+        [*shaped, "--headless", "--scenario", "primetime-ramp", "--host", "firehose://swarm"],
+        env=env(), capture_output=True, text=True, timeout=RUN_DEADLINE_S, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "netflix-producer: ScenarioFollower: give --events-per-user: the users a rate needs are the rate divided by it"
+    )
+    assert "Traceback" not in proc.stderr
