@@ -243,6 +243,10 @@ class SessionGenerator:
     #: Newcomers are at most this share of a window's events: a steep ramp is met by
     #: more active viewers while the audience grows.
     MAX_ARRIVAL_SHARE = 0.3
+    #: Once the shape stops rising, newcomers are at most this share of a window's
+    #: events: an audience still short of its size after a steep ramp is made up
+    #: slowly, by more active viewers meanwhile, and the mix is back to steady at once.
+    SETTLE_SHARE = 0.06
     #: Activity is at most 2^(this/4) (a million): beyond, the rate falls short.
     MAX_ACTIVITY_STEP = 80
 
@@ -654,7 +658,8 @@ class SessionGenerator:
         # Viewers needed at reference behaviour, and how many can join this window.
         goal = min(cap, max(1, math.ceil(demand / (self._natural_rate(1.0) * bias))))
         active = goal if not self._started else self.active_slots
-        most = max(1, math.ceil(self.MAX_ARRIVAL_SHARE * wanted))
+        rising = schedule.rate_at(o1) > schedule.rate_at(o0) * (1.0 + 1e-9)
+        most = max(1, math.ceil((self.MAX_ARRIVAL_SHARE if rising else self.SETTLE_SHARE) * wanted))
         need = min(goal - active, most) if goal > active else 0
         activity = 1.0
         if goal == cap or need == most:

@@ -91,11 +91,19 @@ def test_past_the_population_viewers_become_more_active_and_the_rate_holds() -> 
 def test_a_ramp_grows_the_audience_without_flooding_play_starts() -> None:
     world = World(WorldConfig(seed=2))
     gen = SessionGenerator(world, ramp(100.0, 2_000.0, 300.0).bind(START), seed=2)
-    c = columns(blocks_until(gen, START + 300.0))
+    c = columns(blocks_until(gen, START + 540.0))
+    starts = c["type"] == EventType.PLAY_START.value
     inside = c["ts"] < START + 300.0
-    share = np.mean(c["type"][inside] == EventType.PLAY_START.value)
-    assert share <= 0.45
+    assert np.mean(starts[inside]) <= 0.45
     assert np.sum(inside) == pytest.approx(0.5 * (100 + 2_000) * 300, rel=0.03)
+    # Two minutes after the ramp the mix is a steady run's: the audience still short of
+    # its size is made up slowly (the viewers more active meanwhile), not by a flood of
+    # newcomers pressing play.
+    steady = SessionGenerator(World(WorldConfig(seed=2)), constant(2_000.0).bind(START), seed=3)
+    s = columns(blocks_until(steady, START + 120.0))
+    steady_share = np.mean(s["type"] == EventType.PLAY_START.value)
+    after = (c["ts"] >= START + 420.0) & (c["ts"] < START + 540.0)
+    assert np.mean(starts[after]) == pytest.approx(steady_share, rel=0.25), steady_share
 
 
 HEAD_RE = re.compile(rb'"user_id":(\d+),"profile_id":(\d+),"title_id":(\d+),')
