@@ -169,7 +169,10 @@ SCHEMA: dict[str, Any] = {
     "catalog": {
         "titles": Key("int", "Films plus series seasons.", _setting("titles"), minimum=2),
         "popularity": Key("choice:lognormal|zipf", "Popularity law.", _world("popularity")),
-        "popularity_sigma": Key("number", "Lognormal sigma of title weights.", _world("popularity_sigma")),
+        "popularity_sigma": Key("number", "Lognormal sigma of season weights.", _world("popularity_sigma")),
+        "film_popularity_sigma": Key(
+            "number", "Lognormal sigma of film weights.", _world("film_popularity_sigma")
+        ),
         "zipf_exponent": Key("number", "Zipf exponent (popularity: zipf).", _world("zipf_exponent")),
         "film_share": Key("fraction", "Films as a share of titles.", _world("film_share")),
         "series_play_share": Key(
@@ -744,6 +747,7 @@ def _build(path: Path, v: dict[str, Any]) -> Scenario:
         "population.app_versions": ("app_versions", dict),
         "catalog.popularity": ("popularity", str),
         "catalog.popularity_sigma": ("popularity_sigma", float),
+        "catalog.film_popularity_sigma": ("film_popularity_sigma", float),
         "catalog.zipf_exponent": ("zipf_exponent", float),
         "catalog.film_share": ("film_share", float),
         "catalog.series_play_share": ("series_play_share", float),

@@ -97,11 +97,13 @@ class WorldConfig:
     film_share: float = 0.55
     #: Share of plays that are series episodes (derived: 73 % of hours -> ~85 % of plays).
     series_play_share: float = 0.85
-    #: "lognormal" (default: title weights at the quantiles of a lognormal; sigma 1.6
-    #: puts the top 1 %/10 % shares of views at ~23-24 %/63 %, see docs/data_model.md)
-    #: or "zipf" (rank^-exponent).
+    #: "lognormal" (default: title weights at the quantiles of a lognormal, one for
+    #: seasons and one for films; sigmas 1.45 and 1.8 put the top 1 %/10 % shares at
+    #: ~23 %/63.5 % of views and ~25.5 %/68 % of hours, see docs/data_model.md) or
+    #: "zipf" (rank^-exponent).
     popularity: str = "lognormal"
-    popularity_sigma: float = 1.6
+    popularity_sigma: float = 1.45
+    film_popularity_sigma: float = 1.8
     zipf_exponent: float = 0.85
 
     def __post_init__(self) -> None:
@@ -157,8 +159,13 @@ class TitleCatalog:
             # The lognormal's quantiles, dealt to titles at random: the law itself, without
             # the draw noise of a sample, whose top 1 % share swings by points from seed to
             # seed (the head of a lognormal is a few hundred titles).
-            z = np.array([_STD_NORMAL.inv_cdf((i + 0.5) / n) for i in range(n)])
-            weight = np.exp(config.popularity_sigma * z[rng.permutation(n)])
+            # Films spread wider than seasons: a film's views come from fewer hours, so
+            # one law for both would make the head by hours too heavy.
+            weight = np.empty(n)
+            for kind, sigma in ((~self.is_film, config.popularity_sigma), (self.is_film, config.film_popularity_sigma)):
+                k = int(np.count_nonzero(kind))
+                z = np.array([_STD_NORMAL.inv_cdf((i + 0.5) / k) for i in range(k)])
+                weight[kind] = np.exp(sigma * z[rng.permutation(k)])
         else:
             ranks = rng.permutation(n) + 1.0
             weight = np.asarray(ranks**-config.zipf_exponent, dtype=np.float64)
