@@ -162,7 +162,10 @@ class TitleCatalog:
             # Films spread wider than seasons: a film's views come from fewer hours, so
             # one law for both would make the head by hours too heavy.
             weight = np.empty(n)
-            for kind, sigma in ((~self.is_film, config.popularity_sigma), (self.is_film, config.film_popularity_sigma)):
+            for kind, sigma in (
+                (~self.is_film, config.popularity_sigma),
+                (self.is_film, config.film_popularity_sigma),
+            ):
                 k = int(np.count_nonzero(kind))
                 z = np.array([_STD_NORMAL.inv_cdf((i + 0.5) / k) for i in range(k)])
                 weight[kind] = np.exp(sigma * z[rng.permutation(k)])
