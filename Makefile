@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LAKE   ?= lake
 
-.PHONY: venv demo pipeline test lint format bench bench-quick clean deploy lint-infra sync-queries
+.PHONY: venv demo pipeline test lint format bench bench-quick clean deploy lint-infra sync-queries browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -21,13 +21,14 @@ venv: $(STAMP)
 ##       locally over it and the Athena example queries on DuckDB
 demo: $(STAMP)
 	$(BIN)/netflix-producer run --rate 500/s --duration 30s --lake-dir $(LAKE) \
-		--buffer-interval 10s --summary-json $(LAKE)/last-run.json
+		--buffer-interval 10s --summary-json $(LAKE)/last-run.json --report $(LAKE)/last-run.html
 	$(BIN)/netflix-producer lake summary --lake-dir $(LAKE)
 	$(BIN)/netflix-producer etl --raw $(LAKE)/netflix --processed $(LAKE)/processed
 	$(BIN)/netflix-producer query rows-per-date --processed $(LAKE)/processed
 	$(BIN)/netflix-producer query event-type-distribution --processed $(LAKE)/processed
 	$(BIN)/netflix-producer query top-titles --processed $(LAKE)/processed
 	@echo
+	@echo "The run's report (charts of its rate, latency and event types): open $(LAKE)/last-run.html"
 	@echo "Next: . $(VENV)/bin/activate   (puts netflix-producer and locust on your PATH), then try"
 	@echo "  netflix-producer run --help"
 	@echo "  netflix-producer query                                    # the queries you can run on $(LAKE)/processed"
@@ -42,8 +43,17 @@ pipeline: $(STAMP)
 ## test: lint, type-check, the templates' linters and the whole test suite, in TEST_WORKERS
 ##       processes (one more than the cores: many tests wait on a child process)
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
-test: lint lint-infra
+test: lint lint-infra browser
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+
+## browser: headless Chromium for the browser tests (Debian's chromium), installed when missing
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "installing chromium (the browser tests draw the run report in it)"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || { \
+			$$SUDO apt-get update -q >/dev/null && \
+			$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check producer tests bench infra glue_scripts locustfile.py locustfile_shaped.py

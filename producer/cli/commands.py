@@ -43,7 +43,7 @@ _REPLAY_SETTINGS = frozenset(
     {"sink", "lake_dir", "stream", "prefix", "buffer_size", "buffer_interval", "gzip", "out", "bucket",
      "region", "profile", "endpoint_url", "transport", "max_in_flight", "max_attempts", "max_retry_time",
      "no_check", "partition_key", "throttle_rate", "call_failure_rate", "quota", "linger", "batch_records",
-     "dead_letter", "summary_json", "quiet", "manifest"}
+     "dead_letter", "summary_json", "report", "quiet", "manifest"}
 )  # fmt: skip
 
 
@@ -200,6 +200,29 @@ def run_command(scenario: str | None, **flags: Any) -> None:
         raise ProducerError(summary.error)
 
 
+@cli.command("report")
+@click.argument("summary", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), default=None,
+    help="The HTML file (default: the summary's name with .html).",
+)  # fmt: skip
+def report_command(summary: Path, output: Path | None) -> None:
+    """Draw a run's summary (written by --summary-json) as one HTML page that opens offline.
+
+    \b
+    Examples:
+      netflix-producer run --duration 1m --summary-json run.json && netflix-producer report run.json
+      netflix-producer report run.json -o /tmp/run.html
+    """
+    from producer.report.html import check_report, read_summary, write_report
+
+    data = read_summary(summary)
+    target = output if output is not None else summary.with_suffix(".html")
+    check_report(target)
+    write_report(data, target)
+    click.echo(f"report: {target}", err=True)
+
+
 @cli.command("replay")
 @click.argument("capture", type=click.Path(path_type=Path))
 @click.option(
@@ -227,6 +250,10 @@ def _run(settings: Settings, capture: Path | None = None) -> Summary:
     from producer.sinks.registry import open_sink, spec_of
 
     to_stdout = settings.summary_json is not None and str(settings.summary_json) == "-"
+    if settings.report is not None:
+        from producer.report.html import check_report
+
+        check_report(settings.report)  # before the run, not after it
     if to_stdout and settings.sink == "stdout":
         msg = "--summary-json - and --sink stdout both write to stdout: give --summary-json a file"
         raise ConfigError(msg)
@@ -259,10 +286,16 @@ def _run(settings: Settings, capture: Path | None = None) -> Summary:
         _print_json(summary.to_dict())
     elif settings.summary_json is not None:
         _write_json(settings.summary_json, summary.to_dict())
+    if settings.report is not None:
+        from producer.report.html import write_report
+
+        write_report(summary.to_dict(), settings.report)
     if not settings.quiet:
         render_summary(summary, Console(stderr=True))
         if settings.sink == "lake" and summary.delivered:
             Console(stderr=True).print(f"lake objects under [bold]{settings.lake_dir}[/]")
+        if settings.report is not None:
+            Console(stderr=True).print(f"report: [bold]{settings.report}[/]")
     return summary
 
 

@@ -135,6 +135,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(name="dead_letter", flag="--dead-letter", default="dead-letters.ndjson",
             help="File for records the sink did not accept (created only if needed)."),
     Setting(name="summary_json", flag="--summary-json", default=None, help="Write the summary as JSON here ('-': to stdout)."),
+    Setting(name="report", flag="--report", default=None,
+            help="Write the run's report here: one HTML page of charts that opens offline (the report extra)."),
     Setting(name="quiet", flag="--quiet", default="false", help="No live view and no summary table."),
 )  # fmt: skip
 
@@ -198,6 +200,7 @@ class Settings:
     world: WorldConfig | None = None
     scenario: str | None = None
     summary_json: Path | None = None
+    report: Path | None = None
     quiet: bool = False
     #: The lake and S3 sinks write the world's dimension tables beside the raw zone. Off
     #: for a replay: a capture does not say which world its events came from.
@@ -499,5 +502,6 @@ def resolve(
         batch_records=batch_records,
         dead_letter=opt("dead_letter", lambda t, o: Path(t)),
         summary_json=opt("summary_json", lambda t, o: Path(t)),
+        report=opt("report", lambda t, o: Path(t)),
         quiet=opt("quiet", _parse_bool),
     )

@@ -87,6 +87,12 @@ class Dispatcher:
         if self.fatal is not None:
             raise self.fatal
 
+    @property
+    def in_flight(self) -> int:
+        """Calls in flight: the sink's own count when it has one (a stream's outbox), else batches."""
+        calls = getattr(self.sink, "calls_in_flight", None)
+        return int(calls) if calls is not None else len(self.inflight)
+
     def _full(self) -> bool:
         if self.max_backlog is None:
             return len(self.inflight) >= self.max_in_flight

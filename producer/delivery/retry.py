@@ -489,6 +489,11 @@ class DeliverySink:
         """Records handed in and not settled yet: what the dispatcher's backpressure counts."""
         return self.outbox.backlog
 
+    @property
+    def calls_in_flight(self) -> int:
+        """Calls sent and not answered yet."""
+        return len(self._calls)
+
     async def open(self) -> str:
         """Check the destination before the run (e.g. DescribeDeliveryStream); describe it."""
         if self._opener is None:

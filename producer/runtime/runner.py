@@ -28,6 +28,7 @@ from producer.generation.world import World, WorldConfig
 from producer.runtime.clock import Clock, EventClock, SystemClock, utc_iso
 from producer.runtime.pacing import Pacer
 from producer.runtime.stats import Observer, RunStats, Summary
+from producer.runtime.timeline import Timeline
 from producer.sinks.base import Sink
 from producer.sinks.registry import spec_of
 
@@ -70,6 +71,7 @@ async def run(
         try:
             await the_run.open_outputs()
             generation = the_run.prepare(world, params or settings.session_params, batcher)
+            sampler = the_run.start_sampling(generation)
             try:
                 await the_run.generate(generation, stop)
                 await the_run.finish(generation)
@@ -77,6 +79,9 @@ async def run(
                 the_run.failed(exc)
                 logger.debug("sink failed", exc_info=True)
                 await generation.delivery.abandon(generation.batcher)
+            finally:
+                if sampler is not None:
+                    sampler.cancel()
         except SinkError as exc:  # the start-up check failed: nothing was sent
             the_run.failed(exc)
     finally:
@@ -330,6 +335,7 @@ class _Run(RunOutputs):
         self.capture: CaptureLike | None = None
         self.generation: _Generation | None = None
         self.emitted = 0
+        self.timeline = Timeline()
 
     async def open_outputs(self) -> None:
         """Check the sink and open the manifest (the capture waits for the start time)."""
@@ -356,6 +362,9 @@ class _Run(RunOutputs):
             generator.rebase(self.schedule)
             self.event_clock.latest = self.start_epoch
         limit, until = _limits(settings, self.schedule.count_before)
+        self.timeline = self._timeline()
+        if self.realtime and limit:
+            self.timeline.planned_end_s = round(float(self.schedule.offsets(limit - 1, 1)[0]), 3)
         speed = 1.0 if self.realtime else settings.speed
         pacer = Pacer(self.schedule, self.clock, speed=speed, tick_s=settings.tick_s)
         if batcher is None:
@@ -377,6 +386,46 @@ class _Run(RunOutputs):
         events = _Events(generator, injector, self.stats, limit=limit, until=until)
         self.generation = _Generation(events, pacer, batcher, delivery)
         return self.generation
+
+    def _timeline(self) -> Timeline:
+        """The run's timeline; a simulated run's also counts events per minute of event time."""
+        if self.realtime:
+            return Timeline()
+        schedule, start = self.schedule, self.start_epoch
+
+        def planned(t0: float, t1: float) -> float:
+            return schedule.expected(t1 - start) - schedule.expected(t0 - start)
+
+        return Timeline(event_origin=start, planned=planned)
+
+    def start_sampling(self, gen: _Generation) -> asyncio.Task[None] | None:
+        """On the system clock, a task ending the timeline's rows on time also while the
+        run waits on its sink (the loop samples them itself otherwise, and on a test's
+        clock, whose sleeps move time, only the loop does)."""
+        if not isinstance(self.clock, SystemClock):
+            return None
+
+        async def sample() -> None:
+            while True:
+                await asyncio.sleep(
+                    max(self.timeline.next_due - (self.clock.monotonic() - self.started), 0.01)
+                )
+                elapsed = self.clock.monotonic() - self.started
+                if self.timeline.due(elapsed):
+                    self._refresh(gen, elapsed)
+                    self.sample_timeline(gen, elapsed)
+
+        return asyncio.create_task(sample())
+
+    def sample_timeline(self, gen: _Generation, elapsed: float) -> None:
+        """End the timeline's row under way."""
+        offset = self.event_clock.latest - self.start_epoch
+        self.timeline.sample(
+            elapsed,
+            self.stats,
+            target_rate=self.schedule.rate_at(max(offset, 0.0)),
+            in_flight=gen.delivery.in_flight,
+        )
 
     def _open_capture(self) -> None:
         settings = self.settings
@@ -418,6 +467,8 @@ class _Run(RunOutputs):
                 now = self.clock.monotonic()
                 if self.realtime:
                     self.stats.event_lag.add((not_after - events.last_stamps) * 1000.0)
+                else:
+                    self.timeline.add_event_times(events.last_stamps)
                 await delivery.submit_all(batcher, chunk, now)
                 if pacer.speed is None and stop is not None and stop.is_set():
                     break
@@ -426,6 +477,9 @@ class _Run(RunOutputs):
             if batcher.expired(self.clock.monotonic() + pacer.tick_s / 2):
                 await delivery.submit(batcher.drain())
             now = self.clock.monotonic()
+            if self.timeline.due(now - self.started):
+                self._refresh(gen, now - self.started)
+                self.sample_timeline(gen, now - self.started)
             if self.observe_due(now):
                 self._refresh(gen, now - self.started)
                 self.show()
@@ -462,6 +516,8 @@ class _Run(RunOutputs):
         elapsed = self.settle()
         if self.generation is not None:
             self._refresh(self.generation, elapsed)
+            # The last row: the counters settled, so the rows add up to the totals.
+            self.sample_timeline(self.generation, elapsed)
         self.show()
         emitted = self.emitted
         span = (self.event_clock.latest - self.start_epoch) if emitted > 1 else 0.0
@@ -471,7 +527,7 @@ class _Run(RunOutputs):
             # Events per second of simulated time (the rate the data shows).
             achieved = (emitted - 1) / span if span > 0 else 0.0
         injector = self.generation.events.injector if self.generation is not None else None
-        return self.stats.summary(
+        summary = self.stats.summary(
             elapsed_s=elapsed,
             achieved_rate=achieved,
             start=utc_iso(self.start_epoch),
@@ -481,6 +537,7 @@ class _Run(RunOutputs):
             dead_letter_path=self.dead_letter_path,
             faults=dict(injector.counts) if injector is not None else None,
         )
+        return dataclasses.replace(summary, timeline=self.timeline.to_dict())
 
 
 def _limits(settings: Settings, count_before: Callable[[float], int]) -> tuple[int | None, float | None]:

@@ -29,6 +29,11 @@ class LatencyHistogram:
             np.add.at(self.counts, idx, 1)
             self.n += len(latencies_ms)
 
+    @property
+    def edges(self) -> npt.NDArray[np.float64]:
+        """The buckets' upper edges, in ms."""
+        return self._EDGES
+
     def percentile(self, q: float) -> float | None:
         """The q-th percentile (0-100), as the upper edge of its bucket; None when empty."""
         if self.n == 0:
@@ -205,6 +210,8 @@ class Summary:
     destination: str = ""
     error: str | None = None
     dead_letter_path: str | None = None
+    #: What the run did second by second (see producer.runtime.timeline and docs/report.md).
+    timeline: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain JSON-ready data."""
