@@ -10,6 +10,7 @@ folders with byte-identical records.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,12 +42,16 @@ async def replay(
         try:
             await the_replay.check_sink()
             delivery = the_replay.prepare()
+            sampler = the_replay.sample_every_row(lambda elapsed: the_replay.row(delivery, elapsed))
             try:
                 await the_replay.send(delivery, stop, tick_s)
                 await delivery.finish(the_replay.batcher)
             except SinkError as exc:
                 the_replay.failed(exc)
                 await delivery.abandon(the_replay.batcher)
+            finally:
+                if sampler is not None:
+                    sampler.cancel()
         except SinkError as exc:  # the start-up check failed: nothing was sent
             the_replay.failed(exc)
     finally:
@@ -80,7 +85,14 @@ class _Replay(RunOutputs):
         """The dispatcher to the sink; the replay's time starts now."""
         delivery = self.dispatcher()
         self.started = self.clock.monotonic()
+        self.delivery = delivery
         return delivery
+
+    def row(self, delivery: Dispatcher, elapsed: float) -> None:
+        """End the timeline's row under way (a replay has no target rate)."""
+        self.track_send_rate()
+        self.stats.elapsed_s = elapsed
+        self.timeline.sample(elapsed, self.stats, target_rate=0.0, in_flight=delivery.in_flight)
 
     async def send(self, delivery: Dispatcher, stop: asyncio.Event | None, tick_s: float) -> None:
         """Send each record when its original send time falls due, until ``stop`` is set."""
@@ -102,6 +114,8 @@ class _Replay(RunOutputs):
             stats.generated += 1
             await delivery.submit_all(batcher, [record], clock.monotonic())
             now = clock.monotonic()
+            if self.timeline.due(now - started):
+                self.row(delivery, now - started)
             if self.observe_due(now):
                 stats.elapsed_s = now - started
                 self.show()
@@ -116,7 +130,10 @@ class _Replay(RunOutputs):
         elapsed = self.settle()
         self.stats.elapsed_s = elapsed
         self.show()
-        return self.stats.summary(
+        delivery: Dispatcher | None = getattr(self, "delivery", None)
+        if delivery is not None:
+            self.row(delivery, elapsed)  # the last row: the rows add up to the totals
+        summary = self.stats.summary(
             elapsed_s=elapsed,
             achieved_rate=self.stats.generated / elapsed if elapsed > 0 else 0.0,
             start=self.header.start,
@@ -126,3 +143,4 @@ class _Replay(RunOutputs):
             dead_letter_path=self.dead_letter_path,
             event_types={},
         )
+        return dataclasses.replace(summary, timeline=self.timeline.to_dict())

@@ -231,6 +231,25 @@ class RunOutputs:
         self.error: str | None = None
         self.started = clock.monotonic()
         self._last_observed = -math.inf
+        self.timeline = Timeline()
+
+    def sample_every_row(self, row: Callable[[float], None]) -> asyncio.Task[None] | None:
+        """On the system clock, a task calling ``row(elapsed)`` whenever a row of the
+        timeline ends, also while the flow waits on its sink (the flow's loop calls it too,
+        and on a test's clock, whose sleeps move time, only the loop does)."""
+        if not isinstance(self.clock, SystemClock):
+            return None
+
+        async def sample() -> None:
+            while True:
+                await asyncio.sleep(
+                    max(self.timeline.next_due - (self.clock.monotonic() - self.started), 0.01)
+                )
+                elapsed = self.clock.monotonic() - self.started
+                if self.timeline.due(elapsed):
+                    row(elapsed)
+
+        return asyncio.create_task(sample())
 
     async def check_sink(self) -> None:
         """Open the sink when the settings ask for its start-up check, naming its destination."""
@@ -335,7 +354,6 @@ class _Run(RunOutputs):
         self.capture: CaptureLike | None = None
         self.generation: _Generation | None = None
         self.emitted = 0
-        self.timeline = Timeline()
 
     async def open_outputs(self) -> None:
         """Check the sink and open the manifest (the capture waits for the start time)."""
@@ -399,23 +417,12 @@ class _Run(RunOutputs):
         return Timeline(event_origin=start, planned=planned)
 
     def start_sampling(self, gen: _Generation) -> asyncio.Task[None] | None:
-        """On the system clock, a task ending the timeline's rows on time also while the
-        run waits on its sink (the loop samples them itself otherwise, and on a test's
-        clock, whose sleeps move time, only the loop does)."""
-        if not isinstance(self.clock, SystemClock):
-            return None
+        """Rows of the timeline on time also while the run waits on its sink."""
+        return self.sample_every_row(lambda elapsed: self._row(gen, elapsed))
 
-        async def sample() -> None:
-            while True:
-                await asyncio.sleep(
-                    max(self.timeline.next_due - (self.clock.monotonic() - self.started), 0.01)
-                )
-                elapsed = self.clock.monotonic() - self.started
-                if self.timeline.due(elapsed):
-                    self._refresh(gen, elapsed)
-                    self.sample_timeline(gen, elapsed)
-
-        return asyncio.create_task(sample())
+    def _row(self, gen: _Generation, elapsed: float) -> None:
+        self._refresh(gen, elapsed)
+        self.sample_timeline(gen, elapsed)
 
     def sample_timeline(self, gen: _Generation, elapsed: float) -> None:
         """End the timeline's row under way."""

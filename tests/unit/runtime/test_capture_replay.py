@@ -69,3 +69,7 @@ def test_run_capture_then_replay_gives_the_same_bytes_with_the_same_timing(
         assert summary.generated == summary.accepted == 3000
         # Replay keeps the span between the first and the last send, scaled by the speed.
         assert rclock.monotonic() == pytest.approx(expected, abs=0.03)
+        # Its timeline adds up to what it sent, a row per second of the replay.
+        rows = summary.timeline["rows"]
+        assert sum(rows["generated"]) == sum(rows["accepted"]) == 3000
+        assert len(rows["t_s"]) >= int(expected)
