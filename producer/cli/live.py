@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections import deque
+from collections.abc import Iterable
 from typing import IO
 
 from rich.console import Console
@@ -43,6 +45,17 @@ _PACE = {
 _BAR_WIDTH = 24
 
 
+_SPARK_WIDTH = 40
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Iterable[float], *, top: float = 0.0) -> str:
+    """One character per value, from blank (0) to a full block (``top`` or the largest value)."""
+    seen = list(values)
+    peak = max([top, *seen]) or 1.0
+    return "".join(_BLOCKS[min(round(max(v, 0.0) / peak * 8), 8)] for v in seen)
+
+
 class LiveView:
     """A refreshing panel: target vs achieved rate, progress, events, sessions, batches, errors.
 
@@ -57,6 +70,9 @@ class LiveView:
         self._live = Live(console=self.console, refresh_per_second=4, transient=False)
         self._last: tuple[float, int] | None = None
         self._rate = 0.0
+        #: The accepted rate of each of the last seconds, for the sparkline.
+        self._history: deque[float] = deque(maxlen=_SPARK_WIDTH)
+        self._second: tuple[float, int] | None = None
 
     def __enter__(self) -> LiveView:
         self._live.__enter__()
@@ -72,6 +88,11 @@ class LiveView:
             instant = (stats.generated - self._last[1]) / (now - self._last[0])
             self._rate = instant if self._rate == 0 else 0.7 * self._rate + 0.3 * instant
         self._last = (now, stats.generated)
+        if self._second is None:
+            self._second = (now, stats.delivered)
+        elif now - self._second[0] >= 1.0:
+            self._history.append((stats.delivered - self._second[1]) / (now - self._second[0]))
+            self._second = (now, stats.delivered)
         self._live.update(self.render(stats), refresh=False)
 
     def render(self, s: RunStats) -> Table:
@@ -82,6 +103,11 @@ class LiveView:
         t.add_row("producer", f"-> {s.destination or self.destination}")
         t.add_row("run", f"seed {s.seed}   {s.clock} clock   elapsed {_clock(s.elapsed_s)}")
         t.add_row("rate", f"target {_rate(s.target_rate)}  achieved {_rate(self._rate)}  {_PACE[s.pace]}")
+        if self._history:
+            t.add_row(
+                "accepted",
+                f"{sparkline(self._history, top=s.target_rate)}  per second, last {len(self._history)} s",
+            )
         if self.total:
             done = min(s.generated / self.total, 1.0)
             filled = round(done * _BAR_WIDTH)

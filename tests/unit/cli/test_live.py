@@ -11,7 +11,7 @@ from rich.console import Console
 
 from producer.cli import commands as cli_module
 from producer.cli.commands import cli, planned_events, realtime_hint
-from producer.cli.live import LiveView
+from producer.cli.live import LiveView, sparkline
 from producer.config.settings import resolve
 from producer.errors import ConfigError
 from producer.runtime.stats import RunStats
@@ -37,6 +37,7 @@ def busy_stats() -> RunStats:
 def test_live_view_fits_80_columns_without_wrapping(total: int | None) -> None:
     view = LiveView(destination="lake ./lake", file=io.StringIO(), total=total)
     view._rate = 987_654.3
+    view._history.extend([1e6] * 40)  # a full sparkline
     out = io.StringIO()
     console = Console(file=out, width=80, force_terminal=False, color_system=None)
     table = view.render(busy_stats())
@@ -68,6 +69,23 @@ def test_live_view_fits_80_columns_without_wrapping(total: int | None) -> None:
         assert "62%  of 200,000,000  ETA" in text
     else:
         assert "ETA" not in text
+
+
+def test_the_sparkline_draws_each_second_of_the_accepted_rate_against_the_target(monkeypatch) -> None:
+    # The top is the target, or the largest value when one goes past it.
+    assert sparkline([0.0, 250.0, 500.0, 1000.0, 2000.0], top=1000.0) == " ▁▂▄█"
+    assert sparkline([0.0, 500.0, 1000.0], top=1000.0) == " ▄█"
+    assert sparkline([3.0, 6.0]) == "▄█"  # no target: the largest value is the top
+    clock = iter(float(t) for t in range(100))
+    monkeypatch.setattr("producer.cli.live.time.monotonic", lambda: next(clock))
+    view = LiveView(destination="null", file=io.StringIO(), total=None)
+    s = RunStats(sink="null", seed=1, target_rate=100.0, clock="realtime")
+    for delivered in (0, 100, 150, 250):  # a second apart: 100/s, 50/s, 100/s
+        s.delivered = delivered
+        view.update(s)
+    out = io.StringIO()
+    Console(file=out, width=80, color_system=None).print(view.render(s))
+    assert "accepted  █▄█  per second, last 3 s" in out.getvalue(), out.getvalue()
 
 
 def test_progress_bar_counts_down_to_the_end() -> None:
