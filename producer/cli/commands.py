@@ -883,11 +883,16 @@ def query_command(
     default=None,
     help="Root of the local lake [default: a fresh ./lake-pipeline/<scenario>/<time>/].",
 )
+@click.option(
+    "--report", "report", default=None, type=click.Path(path_type=Path),
+    help="Write one HTML page of it all here: the run, the data-quality report, the queries as charts.",
+)  # fmt: skip
 @_etl_options("null_event_ts", "max_quarantine_ratio")
 def pipeline_command(
     scenario: str | None,
     count: str | None,
     lake_dir: str | None,
+    report: Path | None,
     **options: Any,
 ) -> None:
     """The whole pipeline locally: produce into the lake, ETL, data-quality report, queries.
@@ -932,6 +937,10 @@ def pipeline_command(
     if len(flags) > 1 + (lake_dir is not None) + (count is not None):
         settings = resolve_run(flags, scenario=scenario)
 
+    if report is not None:
+        from producer.report.html import check_report
+
+        check_report(report)  # before the run, not after it
     console = Console()
     console.print(f"pipeline lake: [bold]{settings.lake_dir}[/]", highlight=False)
     console.rule("[bold]1. produce[/] into the lake (simulated time)")
@@ -941,7 +950,7 @@ def pipeline_command(
     raw = raw_root(settings.lake_dir, settings.prefix)
     processed = settings.lake_dir / "processed"
     console.rule(f"[bold]2. ETL[/] {raw} -> {processed}")
-    _etl(
+    dq = _etl(
         raw,
         processed,
         quarantine=None,
@@ -949,6 +958,7 @@ def pipeline_command(
         **etl_options,
     )
     console.rule("[bold]3. queries[/] (Athena SQL on DuckDB)")
+    results = []
     with LocalAthena(
         processed, quarantine=default_quarantine_dir(processed), dims=default_dims_dir(processed)
     ) as athena:
@@ -956,6 +966,17 @@ def pipeline_command(
             result = athena.run(path.read_text(encoding="utf-8"))
             console.print(f"\n[bold]{stem}[/]: {query_description(path)}", highlight=False)
             _print_query_result(result, "table")
+            results.append((stem, query_description(path), result))
+    if report is not None:
+        from producer.pipeline.etl import summary_rows
+        from producer.report.charts import dq_section, query_section
+        from producer.report.html import write_report
+
+        sections = [dq_section(dq, summary_rows(dq))]
+        sections += [query_section(stem, text, r.columns, r.rows) for stem, text, r in results]
+        title = f"netflix-producer pipeline: {settings.scenario or 'default'} ({settings.lake_dir})"
+        write_report(summary.to_dict(), report, title=title, sections=sections)
+        console.print(f"report: [bold]{report}[/]", highlight=False)
     console.print(f"pipeline lake: [bold]{settings.lake_dir}[/]", highlight=False)
     console.print(f"query again with: netflix-producer query NAME --processed {processed}", highlight=False)
 

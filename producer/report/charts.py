@@ -7,10 +7,12 @@ a JavaScript runtime; :mod:`producer.report.html` embeds the specs in a page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+import decimal
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Chart", "charts"]
+__all__ = ["Chart", "Section", "charts", "dq_section", "query_section"]
 
 _WIDTH = 820
 _HEIGHT = 220
@@ -207,3 +209,92 @@ def charts(summary: dict[str, Any]) -> list[Chart]:
         out.append(latency)
     out += [_trouble_chart(rows), _mix_chart(summary)]
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A part of a page below the run's charts: a title, a caption, a chart and/or a table."""
+
+    title: str
+    caption: str
+    chart: Chart | None = None
+    columns: tuple[str, ...] = ()
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def _plain(value: Any) -> Any:
+    """A query's value as JSON: numbers stay numbers, dates become ISO text."""
+    if isinstance(value, bool) or value is None or isinstance(value, int | float | str):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool)
+
+
+def _is_key(column: str) -> bool:
+    return (
+        column.endswith("_id") or column.startswith(("hour", "date")) or column.endswith(("_hour", "_date"))
+    )
+
+
+#: A query result becomes a bar chart when it has at most this many rows.
+_MAX_BARS = 60
+
+
+def query_section(
+    name: str, description: str, columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]
+) -> Section:
+    """A query's result as a section: a bar chart of its first numeric column by its first
+    other column (when it has both and at most 60 rows), and the result's first rows."""
+    plain = [tuple(_plain(v) for v in row) for row in rows]
+    chart = None
+    numeric = [
+        i for i, c in enumerate(columns) if rows and all(_is_number(r[i]) or r[i] is None for r in rows)
+    ]
+    labels = [i for i in range(len(columns)) if i not in numeric]
+    if not labels and len(numeric) >= 2 and _is_key(columns[numeric[0]]):
+        labels, numeric = [numeric[0]], numeric[1:]  # an id or an hour: a label, not a measure
+    if numeric and labels and 0 < len(rows) <= _MAX_BARS:
+        label, value = columns[labels[0]], columns[numeric[0]]
+        values = [{label: r[labels[0]], value: r[numeric[0]]} for r in plain]
+        bar = {
+            "mark": {"type": "bar"},
+            "encoding": {
+                "y": {"field": label, "type": "nominal", "sort": None, "title": label},
+                "x": {"field": value, "type": "quantitative", "title": value},
+                "tooltip": [{"field": label}, {"field": value}],
+            },
+        }
+        spec = _spec(values, [bar])
+        spec["height"] = max(16 * len(values), 40)
+        chart = Chart(f"chart-query-{name}", name, description, spec)
+    return Section(name, description, chart, tuple(columns), plain[:20])
+
+
+def dq_section(report: dict[str, Any], lines: list[tuple[str, str]]) -> Section:
+    """The ETL's data-quality report: rows quarantined by reason (a chart when any were), and its lines."""
+    reasons = report.get("quarantined_by_reason") or {}
+    chart = None
+    if reasons:
+        values = [{"reason": k, "rows": v} for k, v in reasons.items()]
+        bar = {
+            "mark": {"type": "bar", "color": "#d62728"},
+            "encoding": {
+                "y": {"field": "reason", "type": "nominal", "sort": "-x", "title": None},
+                "x": {"field": "rows", "type": "quantitative", "title": "rows quarantined"},
+                "tooltip": [{"field": "reason"}, {"field": "rows"}],
+            },
+        }
+        spec = _spec(values, [bar])
+        spec["height"] = max(22 * len(values), 40)
+        chart = Chart("chart-dq", "Quarantined rows", "Rows quarantined by the ETL, by reason.", spec)
+    verdict = "passed" if report.get("passed") else "FAILED"
+    return Section(
+        f"Data quality: {verdict}", "The Glue job's data-quality report.", chart, ("check", "value"), lines
+    )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from producer.errors import ConfigError
-from producer.report.charts import Chart, charts
+from producer.report.charts import Chart, Section, charts
 
 __all__ = ["check_report", "read_summary", "render_report", "write_report"]
 
@@ -189,12 +189,31 @@ h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 28px 0 2p
 td { padding: 2px 12px 2px 0; vertical-align: top; } td:first-child { color: #555; }
 .figures { display: flex; gap: 28px; margin: 8px 0; } .figures div { font-size: 22px; }
 .figures span { display: block; font-size: 12px; color: #555; }
+table.result { margin-top: 8px; font-size: 13px; } table.result th { text-align: left; padding-right: 12px; }
 """
 
 
-def render_report(summary: dict[str, Any], *, title: str | None = None) -> str:
-    """The whole page for a run's summary (as written by ``--summary-json``)."""
+def _table(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    ids = [c.endswith("_id") for c in columns]  # ids without thousands separators
+
+    def cell(v: Any, is_id: bool) -> str:
+        return html.escape(str(v) if is_id and v is not None else _fmt(v))
+
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell(v, i)}</td>" for v, i in zip(row, ids, strict=False)) + "</tr>"
+        for row in rows
+    )
+    return f'<table class="result"><tr>{head}</tr>{body}</table>'
+
+
+def render_report(
+    summary: dict[str, Any], *, title: str | None = None, sections: list[Section] | None = None
+) -> str:
+    """The whole page for a run's summary (as written by ``--summary-json``), with
+    ``sections`` (a pipeline's data-quality report and query results) after the run's charts."""
     drawn: list[Chart] = charts(summary)
+    sections = sections or []
     kind, sentence = verdict(summary)
     heading = (
         title or f"netflix-producer run: {summary.get('sink', '?')} sink, {summary.get('clock', '?')} clock"
@@ -226,6 +245,17 @@ def render_report(summary: dict[str, Any], *, title: str | None = None) -> str:
             f'<p class="caption">{html.escape(chart.caption)}</p>',
             f'<div class="chart" id="{chart.id}" data-expected-points="{chart.points}"></div>',
         ]
+    for section in sections:
+        parts += [
+            f"<h2>{html.escape(section.title)}</h2>",
+            f'<p class="caption">{html.escape(section.caption)}</p>',
+        ]
+        if section.chart is not None:
+            points = section.chart.points
+            parts.append(f'<div class="chart" id="{section.chart.id}" data-expected-points="{points}"></div>')
+        if section.columns:
+            parts.append(_table(section.columns, section.rows))
+    drawn += [s.chart for s in sections if s.chart is not None]
     parts.append('<h2>Summary</h2><table id="summary">')
     for name in _SUMMARY_FIELDS:
         if name in summary:
@@ -239,9 +269,11 @@ def render_report(summary: dict[str, Any], *, title: str | None = None) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_report(summary: dict[str, Any], path: Path, *, title: str | None = None) -> None:
+def write_report(
+    summary: dict[str, Any], path: Path, *, title: str | None = None, sections: list[Section] | None = None
+) -> None:
     """Write the page to ``path`` whole (a temporary file renamed), never half-written."""
-    page = render_report(summary, title=title)
+    page = render_report(summary, title=title, sections=sections)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(page, encoding="utf-8")

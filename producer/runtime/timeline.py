@@ -109,6 +109,7 @@ class Timeline:
         #: A realtime run with a count or a duration: when its last event is due, in
         #: seconds since the start (how long the run should take).
         self.planned_end_s: float | None = None
+        self._latest_event = -math.inf
 
     def __len__(self) -> int:
         return len(self.columns["t_s"])
@@ -153,8 +154,9 @@ class Timeline:
 
     def add_event_times(self, times: npt.NDArray[np.float64]) -> None:
         """Count events by their ``event_ts`` (simulated runs)."""
-        if self._events is not None:
+        if self._events is not None and len(times):
             self._events.add(times)
+            self._latest_event = max(self._latest_event, float(times.max()))
 
     def _latency_since(self, hist: LatencyHistogram) -> tuple[float, float]:
         """p50 and p99 of the calls that completed since the last row (NaN if none did)."""
@@ -201,8 +203,11 @@ class Timeline:
         if self._events is not None:
             bins = self._events
             starts = bins.origin + np.arange(len(bins.counts)) * bins.step
+            # The last bin is planned up to the last event: a run that ends by count or
+            # time within a bin asked for no more.
+            end = self._latest_event
             planned = (
-                [round(self._planned(t, t + bins.step), 1) for t in starts]
+                [round(self._planned(t, min(t + bins.step, end)), 1) for t in starts]
                 if self._planned is not None
                 else None
             )

@@ -35,6 +35,7 @@ from producer.pipeline.query import LocalAthena, named_queries
 from producer.runtime.clock import ManualClock
 from producer.runtime.runner import run
 from producer.sinks.registry import open_sink
+from tests.support import browser
 
 pytestmark = [
     pytest.mark.spark,
@@ -765,12 +766,22 @@ def test_pipeline_command_produces_transforms_and_runs_every_query(
 
     monkeypatch.setattr(spark, "stop", lambda: None)  # the command stops its session; keep the shared one
     lake_dir = tmp_path / "lake"
-    args = ["pipeline", "--scenario", "late-and-duplicates", "--count", "3000", "--lake-dir", str(lake_dir)]
+    page = tmp_path / "pipeline.html"
+    args = ["pipeline", "--scenario", "late-and-duplicates", "--count", "3000", "--lake-dir", str(lake_dir),
+            "--report", str(page)]  # fmt: skip
     result = CliRunner().invoke(cli, args, env={}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "data quality: passed" in result.output
     for name in named_queries():
         assert f"\n{name}: " in result.output, name
+    # One page of it all, drawn in a real browser: the run, the data-quality report, every query.
+    dom = browser.load(page.as_uri())
+    assert dom.body.get("data-rendered") == "true" and dom.root.get("data-console-errors") == "0", dom.root
+    assert "Data quality: passed" in page.read_text()
+    for name in ("rows_per_date", "event_type_distribution", "top_titles", "device_mix"):
+        chart = dom.by_id[f"chart-query-{name}"]
+        assert chart.attrs["data-points"] == chart.attrs["data-expected-points"] != "0", name
+        assert chart.classes.get("mark-rect", 0) >= 1, name
     (report_path,) = (lake_dir / "dq-reports").glob("dq-report-*.json")
     report = json.loads(report_path.read_text())
     assert report["rows_read"] == len(raw_lines(lake_dir / "netflix")) > 3000

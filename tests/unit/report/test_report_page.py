@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from producer.cli.commands import cli
-from producer.report.charts import charts
+from producer.report.charts import charts, query_section
 from producer.report.html import render_report, verdict
 from producer.runtime.runner import run
 from producer.sinks.null import NullSink
@@ -93,3 +93,27 @@ def test_report_command_errors_are_one_line_naming_the_file(tmp_path: Path, simu
     assert out.exit_code == 0, out.output
     assert (tmp_path / "run.html").read_text().startswith("<!doctype html>")
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_run_ended_by_count_within_a_minute_did_what_was_asked(tmp_path: Path) -> None:
+    summary = asyncio.run(
+        run(settings(tmp_path, rate="500/s", start="2026-01-27T00:00:00Z", count="20000", accounts="20000",
+                     titles="2000"), NullSink())
+    ).to_dict()  # fmt: skip
+    bins = summary["timeline"]["event_time"]
+    assert len(bins["events"]) == 1 and bins["planned"][0] == pytest.approx(20_000, rel=0.02)  # 40 s, not 60
+    assert verdict(summary)[0] == "ok", verdict(summary)
+
+
+def test_query_results_are_bar_charts_of_a_measure_by_a_label(simulated: dict) -> None:
+    countries = query_section("country_events", "by country", ("country", "events"), (("US", 10), ("BR", 5)))
+    assert countries.chart is not None and countries.chart.points == 2
+    hours = query_section("hourly_activity", "by hour", ("hour_utc", "plays"), ((0, 5), (1, 6), (2, 9)))
+    assert hours.chart is not None and hours.chart.spec["layer"][0]["encoding"]["y"]["field"] == "hour_utc"
+    assert query_section("ratios", "two measures", ("a", "b"), ((1.5, 2.5),)).chart is None
+    titles = query_section(
+        "top_titles", "by plays", ("title_id", "title", "plays"), ((98175436, "A Film", 12),)
+    )
+    page = render_report(simulated, sections=[titles])
+    assert "<td>98175436</td><td>A Film</td><td>12</td>" in page  # an id without separators
+    assert 'id="chart-query-top_titles" data-expected-points="1"' in page
