@@ -58,10 +58,13 @@ _CONSOLE = """
 
 
 def check_report(path: Path) -> None:
-    """Fail now, in one line, if a report could not be drawn or written to ``path`` later."""
+    """Fail now, in one line, if a report could not be drawn or written to ``path`` later
+    (its directory is made when the report is written, as the summary's is)."""
     _bundle()
-    if not path.parent.is_dir():
-        msg = f"cannot write the report {path}: no directory {path.parent}"
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if path.is_dir() or (parent is not None and (not parent.is_dir() or not os.access(parent, os.W_OK))):
+        why = "it is a directory" if path.is_dir() else f"{parent} is not a writable directory"
+        msg = f"cannot write the report {path}: {why}"
         raise ConfigError(msg)
 
 
@@ -276,6 +279,7 @@ def write_report(
     page = render_report(summary, title=title, sections=sections)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(page, encoding="utf-8")
         tmp.replace(path)
     except OSError as exc:

@@ -117,3 +117,18 @@ def test_query_results_are_bar_charts_of_a_measure_by_a_label(simulated: dict) -
     page = render_report(simulated, sections=[titles])
     assert "<td>98175436</td><td>A Film</td><td>12</td>" in page  # an id without separators
     assert 'id="chart-query-top_titles" data-expected-points="1"' in page
+
+
+def test_a_report_into_a_directory_not_made_yet_is_written_there(tmp_path: Path, simulated: dict) -> None:
+    from producer.errors import ConfigError
+    from producer.report.html import check_report, write_report
+
+    page = tmp_path / "lake" / "last-run.html"  # make demo: the lake is made by the run
+    check_report(page)
+    write_report(simulated, page)
+    assert page.read_text().startswith("<!doctype html>")
+    with pytest.raises(ConfigError, match=r"cannot write the report .*: it is a directory"):
+        check_report(tmp_path)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match=r"is not a writable directory"):
+        check_report(tmp_path / "file" / "run.html")
