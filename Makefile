@@ -29,6 +29,7 @@ demo: $(STAMP)
 	$(BIN)/netflix-producer query top-titles --processed $(LAKE)/processed
 	@echo
 	@echo "The run's report (charts of its rate, latency and event types): open $(LAKE)/last-run.html"
+	@echo "The pipeline's dashboard over it: $(BIN)/netflix-producer dashboard --processed $(LAKE)/processed"
 	@echo "Next: . $(VENV)/bin/activate   (puts netflix-producer and locust on your PATH), then try"
 	@echo "  netflix-producer run --help"
 	@echo "  netflix-producer query                                    # the queries you can run on $(LAKE)/processed"

@@ -867,6 +867,59 @@ def query_command(
     _print_query_result(result, fmt, title)
 
 
+@cli.command("dashboard")
+@click.option(
+    "--processed", type=click.Path(path_type=Path), default=None,
+    help="The processed zone written by 'etl' [default: <lake-dir>/processed].",
+)  # fmt: skip
+@click.option(
+    "--database", default=None, help="A Glue database: query it on Athena instead (with --workgroup)."
+)
+@click.option(
+    "--workgroup", default="primary", show_default=True, help="The Athena workgroup (with --database)."
+)
+@click.option("--region", default=None, help="The AWS region of the Athena workgroup.")
+@click.option(
+    "--port", default=8501, show_default=True, type=int, help="The port on 127.0.0.1 to serve it on."
+)
+def dashboard_command(
+    processed: Path | None, database: str | None, workgroup: str, region: str | None, port: int
+) -> None:
+    """The pipeline's dashboard (Streamlit) over the queries of queries/, until Ctrl-C.
+
+    On the local processed zone through DuckDB by default; on Athena with --database
+    (and --workgroup), the same SQL. Needs the dashboard extra.
+
+    \b
+    Examples:
+      netflix-producer dashboard                          # over ./lake/processed (make demo's)
+      netflix-producer dashboard --database netflix_analytics --workgroup netflix --region us-east-1
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("streamlit") is None:
+        msg = "the dashboard needs streamlit: pip install 'netflix-producer[dashboard]'"
+        raise ConfigError(msg)
+    env = dict(os.environ)
+    if database:
+        env["NETFLIX_PRODUCER_DASHBOARD_DATABASE"] = database
+        env["NETFLIX_PRODUCER_DASHBOARD_WORKGROUP"] = workgroup
+        env["NETFLIX_PRODUCER_DASHBOARD_REGION"] = region or ""
+    else:
+        processed = processed or _lake_defaults()[1]
+        from producer.pipeline.query import LocalAthena
+
+        LocalAthena(processed).connection.close()  # a missing or empty zone: one line now
+        env["NETFLIX_PRODUCER_DASHBOARD_PROCESSED"] = str(processed.resolve())
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    click.echo(f"netflix-producer: dashboard on http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
+    server = ["--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1"]
+    args = [sys.executable, "-m", "streamlit", "run", str(app), *server, "--browser.gatherUsageStats=false"]
+    # The server takes this process's place: Ctrl-C, SIGTERM and the PID are its own.
+    sys.stderr.flush()
+    os.execve(sys.executable, args, env)
+
+
 @cli.command("pipeline")
 @click.option(
     "--scenario",

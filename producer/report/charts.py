@@ -12,7 +12,7 @@ import decimal
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Chart", "Section", "charts", "dq_section", "query_section"]
+__all__ = ["MAX_BARS", "Chart", "Section", "chart_axes", "charts", "dq_section", "plain", "query_section"]
 
 _WIDTH = 820
 _HEIGHT = 220
@@ -222,7 +222,7 @@ class Section:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A query's value as JSON: numbers stay numbers, dates become ISO text."""
     if isinstance(value, bool) or value is None or isinstance(value, int | float | str):
         return value
@@ -244,7 +244,7 @@ def _is_key(column: str) -> bool:
 
 
 #: A query result becomes a bar chart when it has at most this many rows.
-_MAX_BARS = 60
+MAX_BARS = 60
 
 
 def query_section(
@@ -252,17 +252,12 @@ def query_section(
 ) -> Section:
     """A query's result as a section: a bar chart of its first numeric column by its first
     other column (when it has both and at most 60 rows), and the result's first rows."""
-    plain = [tuple(_plain(v) for v in row) for row in rows]
+    plain = [tuple(plain(v) for v in row) for row in rows]
     chart = None
-    numeric = [
-        i for i, c in enumerate(columns) if rows and all(_is_number(r[i]) or r[i] is None for r in rows)
-    ]
-    labels = [i for i in range(len(columns)) if i not in numeric]
-    if not labels and len(numeric) >= 2 and _is_key(columns[numeric[0]]):
-        labels, numeric = [numeric[0]], numeric[1:]  # an id or an hour: a label, not a measure
-    if numeric and labels and 0 < len(rows) <= _MAX_BARS:
-        label, value = columns[labels[0]], columns[numeric[0]]
-        values = [{label: r[labels[0]], value: r[numeric[0]]} for r in plain]
+    axes = chart_axes(columns, rows)
+    if axes is not None and 0 < len(rows) <= MAX_BARS:
+        label, value = columns[axes[0]], columns[axes[1]]
+        values = [{label: r[axes[0]], value: r[axes[1]]} for r in plain]
         bar = {
             "mark": {"type": "bar"},
             "encoding": {
@@ -275,6 +270,22 @@ def query_section(
         spec["height"] = max(16 * len(values), 40)
         chart = Chart(f"chart-query-{name}", name, description, spec)
     return Section(name, description, chart, tuple(columns), plain[:20])
+
+
+def chart_axes(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]) -> tuple[int, int] | None:
+    """The (label, measure) columns to chart a query's result by, or None: its first label
+    (a text column, else an id, an hour or a date) and its first other number."""
+    numeric = [
+        i for i, c in enumerate(columns) if rows and all(_is_number(r[i]) or r[i] is None for r in rows)
+    ]
+    labels = [i for i in range(len(columns)) if i not in numeric]
+    if not labels and len(numeric) >= 2 and _is_key(columns[numeric[0]]):
+        labels, numeric = [numeric[0]], numeric[1:]  # an id or an hour: a label, not a measure
+    elif labels and any(not _is_key(columns[i]) for i in numeric):
+        numeric = [
+            i for i in numeric if not _is_key(columns[i])
+        ]  # a name beside its id: the id is no measure
+    return (labels[0], numeric[0]) if numeric and labels else None
 
 
 def dq_section(report: dict[str, Any], lines: list[tuple[str, str]]) -> Section:

@@ -1,0 +1,1 @@
+"""The pipeline's dashboard (the ``dashboard`` extra): Streamlit over the shipped queries."""
