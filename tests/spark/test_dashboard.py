@@ -45,9 +45,14 @@ def test_a_date_range_narrows_every_query(processed: Path) -> None:
     for name, _ in PAGES:
         sql, _ = page_query(name)
         everything = source.query(sql)
-        assert source.query(within_dates(sql, dt.date(2026, 1, 27), dt.date(2026, 1, 28))).rows == everything.rows
+        assert (
+            source.query(within_dates(sql, dt.date(2026, 1, 27), dt.date(2026, 1, 28))).rows
+            == everything.rows
+        )
         assert source.query(within_dates(sql, dt.date(2026, 1, 1), dt.date(2026, 1, 2))).rows in ((), ((0,),))
-    one = source.query(within_dates(page_query("rows_per_date")[0], dt.date(2026, 1, 28), dt.date(2026, 1, 28)))
+    one = source.query(
+        within_dates(page_query("rows_per_date")[0], dt.date(2026, 1, 28), dt.date(2026, 1, 28))
+    )
     assert [str(r[0]) for r in one.rows] == ["2026-01-28"]
 
 
@@ -108,6 +113,8 @@ def test_the_dashboard_server_draws_its_charts_in_a_browser(processed: Path, tmp
         assert drawn.value, server.output()
         assert drawn.value["exceptions"] == 0
         assert [title for _, title in PAGES] + ["Data quality"] == drawn.value["headings"]
-        assert not [e for e in drawn.errors if not e.startswith("WARN")], drawn.errors  # Vega's own warnings aside
+        assert not [e for e in drawn.errors if not e.startswith("WARN")], (
+            drawn.errors
+        )  # Vega's own warnings aside
     finally:
         server.kill()
