@@ -893,7 +893,7 @@ def dashboard_command(
     \b
     Examples:
       netflix-producer dashboard                          # over ./lake/processed (make demo's)
-      netflix-producer dashboard --database netflix_analytics --workgroup netflix --region us-east-1
+      netflix-producer dashboard --database netflix-streams-aws --workgroup netflix-pipeline
     """
     import importlib.util
 

@@ -252,12 +252,12 @@ def query_section(
 ) -> Section:
     """A query's result as a section: a bar chart of its first numeric column by its first
     other column (when it has both and at most 60 rows), and the result's first rows."""
-    plain = [tuple(plain(v) for v in row) for row in rows]
+    cells = [tuple(plain(v) for v in row) for row in rows]
     chart = None
     axes = chart_axes(columns, rows)
     if axes is not None and 0 < len(rows) <= MAX_BARS:
         label, value = columns[axes[0]], columns[axes[1]]
-        values = [{label: r[axes[0]], value: r[axes[1]]} for r in plain]
+        values = [{label: r[axes[0]], value: r[axes[1]]} for r in cells]
         bar = {
             "mark": {"type": "bar"},
             "encoding": {
@@ -269,7 +269,7 @@ def query_section(
         spec = _spec(values, [bar])
         spec["height"] = max(16 * len(values), 40)
         chart = Chart(f"chart-query-{name}", name, description, spec)
-    return Section(name, description, chart, tuple(columns), plain[:20])
+    return Section(name, description, chart, tuple(columns), cells[:20])
 
 
 def chart_axes(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...]) -> tuple[int, int] | None:

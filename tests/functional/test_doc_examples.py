@@ -8,6 +8,8 @@ time", "Ctrl-C", "minutes" or "hours"): the test then bounds it, a realtime run 
 finish by itself well within the deadline. Every page starts from a small ``./lake``, as
 a reader who produced events before would. Commands that need AWS are left out, each
 page's reason listed below; the delivery tests cover them against the moto server.
+The dashboard is a server that runs until stopped: tests/spark/test_dashboard.py starts
+it on a free port and reads it in a browser.
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ BIN = Path(sys.executable).parent
 #: What the text says when a command does not end by itself soon.
 LONG_RE = re.compile(r"real ?time|ctrl-c|minutes|hours", re.IGNORECASE)
 #: What no machine here can run: real AWS resources, or a shell's variables for them.
-AWS_RE = re.compile(r"--sink (firehose|kinesis|s3)\b|--s3\b|--scenario throttle-storm|\$\(?[A-Z(]")
+AWS_RE = re.compile(
+    r"--sink (firehose|kinesis|s3)\b|--s3\b|--scenario throttle-storm|--database\b|\$\(?[A-Z(]"
+)
+#: A server, until Ctrl-C (see the module's docstring).
+SERVER_RE = re.compile(r"netflix-producer dashboard\b")
 #: "A file of yours" in the docs: stands for any scenario file.
 YOUR_SCENARIO = """\
 name: my-bug
@@ -92,7 +98,7 @@ def _completion(command: str) -> str:
 @pytest.mark.parametrize("page", PAGES)
 def test_every_command_of_the_page_runs_as_written(page: str, tmp_path: Path) -> None:
     examples = _examples(page)
-    runnable = [e for e in examples if not AWS_RE.search(e.command)]
+    runnable = [e for e in examples if not AWS_RE.search(e.command) and not SERVER_RE.search(e.command)]
     if not runnable:
         pytest.skip(f"{page}: no command that runs without AWS")
     (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
