@@ -485,8 +485,7 @@ class _Run(RunOutputs):
                 await delivery.submit(batcher.drain())
             now = self.clock.monotonic()
             if self.timeline.due(now - self.started):
-                self._refresh(gen, now - self.started)
-                self.sample_timeline(gen, now - self.started)
+                self._row(gen, now - self.started)
             if self.observe_due(now):
                 self._refresh(gen, now - self.started)
                 self.show()

@@ -62,6 +62,11 @@ class _Bins:
     def add(self, times: npt.NDArray[np.float64]) -> None:
         if not len(times):
             return
+        lo = max(int((float(times.min()) - self.origin) // self.step), 0)
+        hi = max(int((float(times.max()) - self.origin) // self.step), 0)
+        if lo == hi and hi < len(self.counts):  # a run's chunk is a second or less: one bin
+            self.counts[lo] += len(times)
+            return
         idx = np.floor((times - self.origin) / self.step).astype(np.int64)
         np.maximum(idx, 0, out=idx)
         top = int(idx.max()) + 1
